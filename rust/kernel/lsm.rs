@@ -1,0 +1,821 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Linux Security Modules written in Rust.
+//!
+//! An LSM implements [`Hooks`] and declares itself with [`define_lsm!`](crate::define_lsm),
+//! which emits the `struct lsm_info` in `.lsm_info.init`, the hook list in
+//! `.data..ro_after_init`, the blob sizes and an init function that registers the hooks. The
+//! hooks receive safe views of their arguments ([`Socket`], [`SockAddr`], [`Binprm`], [`Task`])
+//! and reach their per-credential state through [`current_cred`], [`task_cred`] and
+//! [`commit_current_cred`].
+//!
+//! C header: [`include/linux/lsm_hooks.h`](srctree/include/linux/lsm_hooks.h)
+
+use crate::{
+    bindings,
+    error::{
+        to_result,
+        VTABLE_DEFAULT_ERROR, //
+    },
+    prelude::*,
+    str::CStr,
+    sync::rcu,
+    task::Task,
+    types::Opaque, //
+};
+use core::marker::PhantomData;
+
+#[doc(hidden)]
+pub use bindings::{
+    lsm_blob_sizes,
+    lsm_info,
+    lsm_order_LSM_ORDER_MUTABLE,
+    security_add_hooks,
+    security_hook_list,
+    security_list_options,
+    static_calls_table, //
+};
+
+/// LSM identifiers from `include/uapi/linux/lsm.h`.
+pub mod id {
+    /// kportreserve.
+    pub const KPORTRESERVE: u64 = crate::bindings::LSM_ID_KPORTRESERVE as u64;
+}
+
+/// The name and number of an LSM (`struct lsm_id`).
+#[repr(transparent)]
+pub struct Id(bindings::lsm_id);
+
+// SAFETY: `lsm_id` only holds a pointer to a `'static` C string and a number; it is never
+// mutated.
+unsafe impl Sync for Id {}
+
+impl Id {
+    /// Creates an LSM id with the given name and number (see [`id`]).
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "`as_char_ptr` cannot be called in a const fn"
+    )]
+    pub const fn new(name: &'static CStr, id: u64) -> Self {
+        Self(bindings::lsm_id {
+            name: name.as_ptr().cast(),
+            id,
+        })
+    }
+
+    /// Returns the C `struct lsm_id`.
+    pub const fn as_ptr(&self) -> *const bindings::lsm_id {
+        &self.0
+    }
+}
+
+/// Per-credential state of an LSM, kept in the credential's security blob.
+///
+/// The blob is zeroed when a credential is allocated and copied from the old credential when
+/// a new one is prepared (`cred_prepare`, `cred_transfer`), so the state is inherited across
+/// `fork()`, `exec()` and every credential change.
+pub trait CredBlob: Zeroable + Copy + Send + Sync + 'static {}
+
+impl CredBlob for () {}
+
+/// The hooks of an LSM.
+///
+/// [`define_lsm!`](crate::define_lsm) registers the hooks that it lists; each of those must be
+/// implemented (the default bodies fail the build when they are used).
+pub trait Hooks: Sized + 'static {
+    /// The LSM's per-credential state.
+    type Cred: CredBlob;
+
+    /// `socket_create`: may the current task create a socket? `kern` is true for kernel
+    /// sockets.
+    fn socket_create(_family: i32, _kind: i32, _protocol: i32, _kern: bool) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `socket_bind`: may the current task bind `sock` to `addr`?
+    fn socket_bind(_sock: &Socket, _addr: &SockAddr<'_>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `socket_connect`: may the current task connect `sock` to `addr`?
+    fn socket_connect(_sock: &Socket, _addr: &SockAddr<'_>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `socket_listen`: may the current task listen on `sock`?
+    fn socket_listen(_sock: &Socket) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `inet_port_reserved`: must automatic port selection skip `port` in the namespace?
+    ///
+    /// `init_net` tells whether the namespace is the initial one.
+    ///
+    /// # Context
+    ///
+    /// Atomic: called with spinlocks held, for each candidate port.
+    fn inet_port_reserved(_init_net: bool, _port: u16) -> bool {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `socket_sendmsg`: may the current task send on `sock`, to `addr` if one is given?
+    fn socket_sendmsg(_sock: &Socket, _addr: Option<&SockAddr<'_>>, _flags: u32) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `task_prctl`: handles `option` if it belongs to this LSM.
+    ///
+    /// Returns `None` for options that are not this LSM's, so that others may handle them.
+    fn task_prctl(_option: i32, _args: [usize; 4]) -> Option<Result<i32>> {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `bprm_creds_for_exec`: called once per `execve()` with the file it names.
+    fn bprm_creds_for_exec(_bprm: &mut Binprm<'_, Self>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `bprm_creds_from_file`: called with the final binary (the interpreter for scripts).
+    fn bprm_creds_from_file(_bprm: &mut Binprm<'_, Self>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `ptrace_access_check`: may the current task ptrace `child`?
+    fn ptrace_access_check(_child: &Task, _mode: u32) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `ptrace_traceme`: may `parent` trace the current task?
+    fn ptrace_traceme(_parent: &Task) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `uring_override_creds`: may an io_uring request of the current task run with `new`?
+    fn uring_override_creds(_new: &Self::Cred) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// Where the LSM framework put an LSM's blobs. Implemented by [`define_lsm!`](crate::define_lsm).
+///
+/// # Safety
+///
+/// `blob_sizes` returns the `lsm_blob_sizes` that was registered in the LSM's `lsm_info`, with
+/// `lbs_cred` requested as `size_of::<Self::Cred>()`.
+#[doc(hidden)]
+pub unsafe trait Declared: Hooks {
+    /// The blob sizes, rewritten to offsets by the framework at boot.
+    fn blob_sizes() -> *const bindings::lsm_blob_sizes;
+}
+
+/// Returns where `T`'s state is in the security blob of `cred`.
+///
+/// # Safety
+///
+/// `cred` is a live credential.
+unsafe fn cred_blob_ptr<T: Declared>(cred: *const bindings::cred) -> *mut T::Cred {
+    // SAFETY: `blob_sizes` points to the registered sizes, rewritten at boot and read-only after.
+    let off = unsafe { (*T::blob_sizes()).lbs_cred } as usize;
+    // SAFETY: `cred` is live (safety requirements); the framework allocated its blob with room
+    // for `T::Cred` at `off`.
+    unsafe { (*cred).security.cast::<u8>().add(off).cast() }
+}
+
+/// Returns a copy of the LSM's state in the current task's subjective credential.
+#[inline]
+pub fn current_cred<T: Declared>() -> T::Cred {
+    // SAFETY: The current task's credential is live while the task runs and is only replaced,
+    // never modified in place, once committed.
+    let cred = unsafe { bindings::current_cred() };
+    // SAFETY: `cred` is live; its blob was zeroed or copied, so it holds a valid `T::Cred`.
+    unsafe { cred_blob_ptr::<T>(cred).read() }
+}
+
+/// Returns a copy of the LSM's state in `task`'s objective credential.
+pub fn task_cred<T: Declared>(task: &Task) -> T::Cred {
+    let _guard = rcu::read_lock();
+    // SAFETY: `task` is live; its `real_cred` stays live inside the RCU read-side section.
+    let cred = unsafe { (*task.as_ptr()).real_cred };
+    // SAFETY: As in `current_cred`.
+    unsafe { cred_blob_ptr::<T>(cred).read() }
+}
+
+/// Changes the LSM's state of the current task: prepares new credentials, lets `f` modify
+/// the blob and commits them, or discards them if `f` fails.
+///
+/// # Context
+///
+/// Process context, no locks held: it allocates and may sleep.
+pub fn commit_current_cred<T: Declared>(f: impl FnOnce(&mut T::Cred) -> Result) -> Result {
+    // SAFETY: Called in process context.
+    let new = unsafe { bindings::prepare_creds() };
+    if new.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `new` is a fresh credential that only this thread sees until it is committed.
+    let blob = unsafe { &mut *cred_blob_ptr::<T>(new) };
+    match f(blob) {
+        Ok(()) => {
+            // SAFETY: `new` came from `prepare_creds` and was not committed before; this
+            // consumes our reference.
+            unsafe { bindings::commit_creds(new) };
+            Ok(())
+        }
+        Err(e) => {
+            // SAFETY: As above; `abort_creds` drops the unused credential.
+            unsafe { bindings::abort_creds(new) };
+            Err(e)
+        }
+    }
+}
+
+/// Sets `no_new_privs` on the current task: its `execve()` calls never grant privileges again.
+pub fn set_current_no_new_privs() {
+    // SAFETY: The current task may always set its own no_new_privs flag.
+    unsafe { bindings::task_set_no_new_privs(bindings::get_current()) };
+}
+
+/// Returns true if the current task has `cap` in the initial user namespace (`capable()`),
+/// and marks the task as having used it.
+pub fn capable(cap: u32) -> bool {
+    // SAFETY: `capable` has no preconditions.
+    unsafe { bindings::capable(cap as c_int) }
+}
+
+/// The identity of a file: device and inode number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Zeroable)]
+#[repr(C)]
+pub struct FileId {
+    /// The inode number.
+    pub ino: u64,
+    /// The device of the file system (`st_dev`).
+    pub dev: u32,
+    /// Non-zero for a valid id.
+    pub valid: u32,
+}
+
+impl FileId {
+    /// # Safety
+    ///
+    /// `inode` is a live inode.
+    unsafe fn from_inode(inode: *const bindings::inode) -> Self {
+        // SAFETY: `inode` is live (safety requirements), and its super block outlives it.
+        unsafe {
+            Self {
+                ino: (*inode).i_ino,
+                dev: (*(*inode).i_sb).s_dev,
+                valid: 1,
+            }
+        }
+    }
+
+    /// Resolves `path` (following symlinks) to the file it names now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::lsm::FileId;
+    ///
+    /// let root = FileId::lookup(c"/")?;
+    /// assert!(root.valid != 0);
+    /// assert_eq!(FileId::lookup(c"/.")?, root);
+    /// assert_eq!(FileId::lookup(c"/no/such/file"), Err(ENOENT));
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Any error of the path walk, e.g. `ENOENT` when nothing is at `path`.
+    ///
+    /// # Context
+    ///
+    /// Process context: it may sleep.
+    pub fn lookup(path: &CStr) -> Result<Self> {
+        let mut p = core::mem::MaybeUninit::<bindings::path>::uninit();
+        // SAFETY: `path` is a valid C string and `p` is writable.
+        to_result(unsafe {
+            bindings::kern_path(path.as_char_ptr(), bindings::LOOKUP_FOLLOW, p.as_mut_ptr())
+        })?;
+        // SAFETY: `kern_path` succeeded, so `p` holds a referenced path to a positive dentry.
+        let id = unsafe { Self::from_inode((*(*p.as_ptr()).dentry).d_inode) };
+        // SAFETY: Drops the reference that `kern_path` took.
+        unsafe { bindings::path_put(p.as_ptr()) };
+        Ok(id)
+    }
+}
+
+/// A socket (`struct socket`) as an LSM hook sees it.
+///
+/// # Invariants
+///
+/// References only come from `Socket::from_raw`, for a live socket with a `sk`.
+#[repr(transparent)]
+pub struct Socket(Opaque<bindings::socket>);
+
+impl Socket {
+    /// # Safety
+    ///
+    /// `ptr` is a live socket with a `sk` for the duration of `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::socket) -> &'a Self {
+        // SAFETY: `Socket` is a transparent wrapper; the caller guarantees liveness.
+        unsafe { &*ptr.cast() }
+    }
+
+    fn sk(&self) -> *const bindings::sock {
+        // SAFETY: By the `from_raw` contract, the socket is live.
+        unsafe { (*self.0.get()).sk }
+    }
+
+    /// The address family (`AF_*`).
+    pub fn family(&self) -> u16 {
+        // SAFETY: `sk` is live (see `from_raw`).
+        unsafe { (*self.sk()).__sk_common.skc_family }
+    }
+
+    /// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`, ...).
+    pub fn kind(&self) -> u16 {
+        // SAFETY: `sk` is live (see `from_raw`).
+        unsafe { (*self.sk()).sk_type }
+    }
+
+    /// The protocol (`IPPROTO_TCP`, ...).
+    pub fn protocol(&self) -> u16 {
+        // SAFETY: `sk` is live (see `from_raw`).
+        unsafe { (*self.sk()).sk_protocol }
+    }
+
+    /// True for a socket created by the kernel for its own use.
+    pub fn is_kernel(&self) -> bool {
+        // SAFETY: `sk` is live (see `from_raw`).
+        unsafe { (*self.sk()).sk_kern_sock() != 0 }
+    }
+
+    /// True if the socket belongs to the initial network namespace.
+    pub fn in_init_net(&self) -> bool {
+        // SAFETY: `sk` is live (see `from_raw`) and holds a reference on its namespace.
+        unsafe { bindings::lsm_net_is_init(bindings::lsm_sk_net(self.sk())) }
+    }
+
+    /// The local port in host order for an inet socket; 0 while it is unbound.
+    pub fn local_port(&self) -> u16 {
+        // SAFETY: `sk` is live (see `from_raw`).
+        unsafe { bindings::lsm_sk_local_port(self.sk()) }
+    }
+}
+
+/// A socket address passed to `bind()`, `connect()` or `sendmsg()`, as the kernel copied it.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::lsm::SockAddr;
+///
+/// // A `struct sockaddr_in` for 127.0.0.1 port 10000: the family in host order, then the
+/// // port in network order.
+/// let family = (kernel::bindings::AF_INET as u16).to_ne_bytes();
+/// let raw = [family[0], family[1], 0x27, 0x10, 127, 0, 0, 1];
+/// let addr = SockAddr::from_bytes(&raw);
+/// assert_eq!(addr.family(), Some(kernel::bindings::AF_INET as u16));
+/// assert_eq!(addr.inet_port(), Some(10000));
+/// // Too short to hold a port.
+/// assert_eq!(SockAddr::from_bytes(&raw[..3]).inet_port(), None);
+/// assert_eq!(SockAddr::from_bytes(&[]).family(), None);
+/// ```
+pub struct SockAddr<'a>(&'a [u8]);
+
+impl<'a> SockAddr<'a> {
+    /// # Safety
+    ///
+    /// `ptr` is valid for reads of `len` bytes for `'a` (or `len <= 0`).
+    unsafe fn from_raw(ptr: *const c_void, len: c_int) -> Self {
+        let len = usize::try_from(len).unwrap_or(0);
+        if ptr.is_null() || len == 0 {
+            return Self(&[]);
+        }
+        // SAFETY: By the safety requirements.
+        Self(unsafe { core::slice::from_raw_parts(ptr.cast(), len) })
+    }
+
+    /// Wraps raw address bytes, for tests.
+    pub fn from_bytes(bytes: &'a [u8]) -> Self {
+        Self(bytes)
+    }
+
+    /// The address family, if the address is long enough to have one.
+    pub fn family(&self) -> Option<u16> {
+        Some(u16::from_ne_bytes([*self.0.first()?, *self.0.get(1)?]))
+    }
+
+    /// The port (host order) of a `sockaddr_in` or `sockaddr_in6` layout, which both keep it
+    /// in bytes 2 and 3; `None` if the address is too short.
+    pub fn inet_port(&self) -> Option<u16> {
+        Some(u16::from_be_bytes([*self.0.get(2)?, *self.0.get(3)?]))
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for an empty address.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// An exec in progress (`struct linux_binprm`), with the LSM state of its new credential.
+///
+/// # Invariants
+///
+/// `ptr` points to the `linux_binprm` of an exec in progress on the current thread, live for
+/// `'a`, with `file` and `cred` set; the new credential is not visible to other threads yet.
+pub struct Binprm<'a, T: Hooks> {
+    ptr: *mut bindings::linux_binprm,
+    _p: PhantomData<(&'a mut bindings::linux_binprm, T)>,
+}
+
+impl<T: Declared> Binprm<'_, T> {
+    /// The identity of the file being executed (`bprm->file`).
+    pub fn file_id(&self) -> FileId {
+        // SAFETY: `ptr` is a live binprm whose `file` is open during the hooks.
+        unsafe { FileId::from_inode((*(*self.ptr).file).f_inode) }
+    }
+
+    /// The LSM state of the credential that the exec will install.
+    pub fn cred_mut(&mut self) -> &mut T::Cred {
+        // SAFETY: `bprm->cred` is private to the exec'ing thread until it is committed.
+        unsafe { &mut *cred_blob_ptr::<T>((*self.ptr).cred) }
+    }
+}
+
+fn ret(r: Result) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// The C callbacks that [`define_lsm!`](crate::define_lsm) registers; each turns its arguments
+/// into safe views.
+#[doc(hidden)]
+pub mod adapters {
+    use super::*;
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with valid arguments.
+    pub unsafe extern "C" fn socket_create<T: Hooks>(
+        family: c_int,
+        kind: c_int,
+        protocol: c_int,
+        kern: c_int,
+    ) -> c_int {
+        ret(T::socket_create(family, kind, protocol, kern != 0))
+    }
+
+    /// Calls `hook` with safe views of a socket and an address.
+    ///
+    /// # Safety
+    ///
+    /// `sock` is a live socket and `address` is valid for reads of `addrlen` bytes, for the
+    /// duration of the call.
+    unsafe fn sock_addr_hook(
+        sock: *mut bindings::socket,
+        address: *mut bindings::sockaddr,
+        addrlen: c_int,
+        hook: impl FnOnce(&Socket, &SockAddr<'_>) -> Result,
+    ) -> c_int {
+        // SAFETY: By the safety requirements.
+        let (sock, addr) = unsafe {
+            (
+                Socket::from_raw(sock),
+                SockAddr::from_raw(address.cast(), addrlen),
+            )
+        };
+        ret(hook(sock, &addr))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live socket and an address of `addrlen` bytes.
+    pub unsafe extern "C" fn socket_bind<T: Hooks>(
+        sock: *mut bindings::socket,
+        address: *mut bindings::sockaddr,
+        addrlen: c_int,
+    ) -> c_int {
+        // SAFETY: By the safety requirements.
+        unsafe { sock_addr_hook(sock, address, addrlen, T::socket_bind) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live socket and an address of `addrlen` bytes.
+    pub unsafe extern "C" fn socket_connect<T: Hooks>(
+        sock: *mut bindings::socket,
+        address: *mut bindings::sockaddr,
+        addrlen: c_int,
+    ) -> c_int {
+        // SAFETY: By the safety requirements.
+        unsafe { sock_addr_hook(sock, address, addrlen, T::socket_connect) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live socket.
+    pub unsafe extern "C" fn socket_listen<T: Hooks>(
+        sock: *mut bindings::socket,
+        _backlog: c_int,
+    ) -> c_int {
+        // SAFETY: By the safety requirements.
+        ret(T::socket_listen(unsafe { Socket::from_raw(sock) }))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live network namespace.
+    pub unsafe extern "C" fn inet_port_reserved<T: Hooks>(
+        net: *const bindings::net,
+        port: c_ushort,
+    ) -> c_int {
+        // SAFETY: `net` is live during the hook.
+        let init = unsafe { bindings::lsm_net_is_init(net) };
+        c_int::from(T::inet_port_reserved(init, port))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live socket and message header.
+    pub unsafe extern "C" fn socket_sendmsg<T: Hooks>(
+        sock: *mut bindings::socket,
+        msg: *mut bindings::msghdr,
+        _size: c_int,
+    ) -> c_int {
+        // SAFETY: By the safety requirements, `msg` is live; `msg_name` is null or a kernel
+        // copy of `msg_namelen` bytes.
+        let (sock, name, flags) = unsafe {
+            (
+                Socket::from_raw(sock),
+                SockAddr::from_raw((*msg).msg_name, (*msg).msg_namelen),
+                (*msg).msg_flags,
+            )
+        };
+        let addr = if name.is_empty() { None } else { Some(&name) };
+        ret(T::socket_sendmsg(sock, addr, flags))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework.
+    pub unsafe extern "C" fn task_prctl<T: Hooks>(
+        option: c_int,
+        arg2: c_ulong,
+        arg3: c_ulong,
+        arg4: c_ulong,
+        arg5: c_ulong,
+    ) -> c_int {
+        let args = [arg2, arg3, arg4, arg5];
+        match T::task_prctl(option, args) {
+            None => ENOSYS.to_errno(),
+            Some(Ok(v)) => v,
+            Some(Err(e)) => e.to_errno(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live binprm.
+    pub unsafe extern "C" fn bprm_creds_for_exec<T: Declared>(
+        bprm: *mut bindings::linux_binprm,
+    ) -> c_int {
+        let mut b = Binprm::<T> {
+            ptr: bprm,
+            _p: PhantomData,
+        };
+        ret(T::bprm_creds_for_exec(&mut b))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live binprm and file.
+    pub unsafe extern "C" fn bprm_creds_from_file<T: Declared>(
+        bprm: *mut bindings::linux_binprm,
+        _file: *const bindings::file,
+    ) -> c_int {
+        let mut b = Binprm::<T> {
+            ptr: bprm,
+            _p: PhantomData,
+        };
+        ret(T::bprm_creds_from_file(&mut b))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live task.
+    pub unsafe extern "C" fn ptrace_access_check<T: Hooks>(
+        child: *mut bindings::task_struct,
+        mode: c_uint,
+    ) -> c_int {
+        // SAFETY: `Task` is a transparent wrapper and `child` is live during the hook.
+        let child = unsafe { &*child.cast::<Task>() };
+        ret(T::ptrace_access_check(child, mode))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live task.
+    pub unsafe extern "C" fn ptrace_traceme<T: Hooks>(parent: *mut bindings::task_struct) -> c_int {
+        // SAFETY: `Task` is a transparent wrapper and `parent` is live during the hook.
+        let parent = unsafe { &*parent.cast::<Task>() };
+        ret(T::ptrace_traceme(parent))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live credential.
+    pub unsafe extern "C" fn uring_override_creds<T: Declared>(
+        new: *const bindings::cred,
+    ) -> c_int {
+        // SAFETY: `new` is live; its blob holds a valid `T::Cred`.
+        let blob = unsafe { cred_blob_ptr::<T>(new).read() };
+        ret(T::uring_override_creds(&blob))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a new credential and the one it is prepared from.
+    pub unsafe extern "C" fn cred_prepare<T: Declared>(
+        new: *mut bindings::cred,
+        old: *const bindings::cred,
+        _gfp: bindings::gfp_t,
+    ) -> c_int {
+        // SAFETY: Both are live; `new` is not visible to others yet.
+        unsafe { cred_blob_ptr::<T>(new).write(cred_blob_ptr::<T>(old).read()) };
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a new credential and the one it is prepared from.
+    pub unsafe extern "C" fn cred_transfer<T: Declared>(
+        new: *mut bindings::cred,
+        old: *const bindings::cred,
+    ) {
+        // SAFETY: Both are live; `new` is not visible to others yet.
+        unsafe { cred_blob_ptr::<T>(new).write(cred_blob_ptr::<T>(old).read()) };
+    }
+}
+
+/// Declares a built-in LSM.
+///
+/// `type` implements [`Hooks`]; `hooks` lists the hooks to register, each of which must be
+/// implemented. `init` runs from `security_init()`; `initcall_fs` runs as an `fs_initcall`,
+/// after securityfs is up. The credential blob hooks are always registered.
+///
+/// ```ignore
+/// kernel::define_lsm! {
+///     type: MyLsm,
+///     name: c"mylsm",
+///     id: kernel::lsm::id::KPORTRESERVE,
+///     hooks: [socket_bind],
+///     init: my_init,
+///     initcall_fs: my_fs_init,
+/// }
+/// ```
+#[macro_export]
+macro_rules! define_lsm {
+    (
+        type: $t:ty,
+        name: $name:expr,
+        id: $id:expr,
+        hooks: [$($hook:ident),* $(,)?],
+        init: $init:path,
+        initcall_fs: $fs:path $(,)?
+    ) => {
+        const _: () = {
+            use $crate::lsm as __lsm;
+
+            static __LSM_ID: __lsm::Id = __lsm::Id::new($name, $id);
+
+            #[link_section = ".data..ro_after_init"]
+            static mut __LSM_BLOBS: __lsm::lsm_blob_sizes = __lsm::lsm_blob_sizes {
+                lbs_cred: ::core::mem::size_of::<<$t as __lsm::Hooks>::Cred>() as u32,
+                ..::pin_init::zeroed()
+            };
+
+            // SAFETY: `__LSM_BLOBS` is the `blobs` of `__LSM_INFO` and `lbs_cred` is the size of
+            // the `Cred` type.
+            unsafe impl __lsm::Declared for $t {
+                fn blob_sizes() -> *const __lsm::lsm_blob_sizes {
+                    &raw const __LSM_BLOBS
+                }
+            }
+
+            const __N: usize = [$(stringify!($hook),)* "cred_prepare", "cred_transfer"].len();
+
+            #[link_section = ".data..ro_after_init"]
+            static mut __LSM_HOOKS: [__lsm::security_hook_list; __N] = [
+                $($crate::__lsm_hook!($hook, $t),)*
+                $crate::__lsm_hook!(cred_prepare, $t),
+                $crate::__lsm_hook!(cred_transfer, $t),
+            ];
+
+            #[link_section = ".init.text"]
+            unsafe extern "C" fn __lsm_init() -> ::core::ffi::c_int {
+                // SAFETY: Runs once from `security_init()`, before any hook can run; the hook
+                // list and id are statics that live forever.
+                unsafe {
+                    __lsm::security_add_hooks(
+                        (&raw mut __LSM_HOOKS).cast(),
+                        __N as ::core::ffi::c_int,
+                        __LSM_ID.as_ptr(),
+                    )
+                };
+                match $init() {
+                    Ok(()) => 0,
+                    Err(e) => e.to_errno(),
+                }
+            }
+
+            extern "C" fn __lsm_initcall_fs() -> ::core::ffi::c_int {
+                match $fs() {
+                    Ok(()) => 0,
+                    Err(e) => e.to_errno(),
+                }
+            }
+
+            #[used(compiler)]
+            #[link_section = ".lsm_info.init"]
+            static mut __LSM_INFO: __lsm::lsm_info = __lsm::lsm_info {
+                id: __LSM_ID.as_ptr(),
+                order: __lsm::lsm_order_LSM_ORDER_MUTABLE,
+                blobs: &raw mut __LSM_BLOBS,
+                init: Some(__lsm_init),
+                initcall_fs: Some(__lsm_initcall_fs),
+                ..::pin_init::zeroed()
+            };
+        };
+    };
+}
+
+/// One `security_hook_list` entry of [`define_lsm!`](crate::define_lsm).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __lsm_hook {
+    ($hook:ident, $t:ty) => {
+        $crate::lsm::security_hook_list {
+            // SAFETY: Only the address of the hook's static call slots is taken; the table is
+            // packed, so no reference is formed.
+            scalls: unsafe { (&raw mut $crate::lsm::static_calls_table.$hook).cast() },
+            hook: $crate::lsm::security_list_options {
+                $hook: Some($crate::lsm::adapters::$hook::<$t>),
+            },
+            lsmid: ::core::ptr::null(),
+        }
+    };
+}
+
+/// Returns true if a message may be printed now, `printk_ratelimit()` style.
+pub fn printk_ratelimit() -> bool {
+    // SAFETY: The argument is a static C string.
+    unsafe { bindings::__printk_ratelimit(c"lsm".as_char_ptr()) != 0 }
+}
+
+/// The command name (`comm`) of the current task.
+pub fn current_comm() -> [u8; 16] {
+    // SAFETY: The current task is live; `comm` is a NUL-terminated array that is only ever
+    // rewritten with a terminating NUL, as the C code that prints it assumes.
+    unsafe { (*bindings::get_current()).comm }
+}
+
+/// Writes the path of the current task's executable into the end of `buf` and returns it.
+///
+/// Returns `None` for kernel threads and when the path does not fit.
+///
+/// # Context
+///
+/// Process context.
+pub fn current_exe_path(buf: &mut [u8]) -> Option<&[u8]> {
+    let len = c_int::try_from(buf.len()).ok()?;
+    // SAFETY: The current task is live.
+    let file = unsafe { bindings::get_task_exe_file(bindings::get_current()) };
+    if file.is_null() {
+        return None;
+    }
+    // SAFETY: `file` is a referenced file and `buf` is writable for `len` bytes.
+    let p = unsafe {
+        bindings::d_path(
+            &(*file).__bindgen_anon_1.f_path,
+            buf.as_mut_ptr().cast(),
+            len,
+        )
+    };
+    // SAFETY: Drops the reference from `get_task_exe_file`.
+    unsafe { bindings::fput(file) };
+    if crate::error::from_err_ptr(p).is_err() {
+        return None;
+    }
+    let start = (p as usize).checked_sub(buf.as_ptr() as usize)?;
+    let path = buf.get(start..)?;
+    let end = path.iter().position(|&b| b == 0)?;
+    path.get(..end)
+}
