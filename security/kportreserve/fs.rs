@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! The securityfs interface: `/sys/kernel/security/kportreserve/policy`.
+//!
+//! Everything written through one open file is one transaction (as with the IMA policy
+//! file): each line is checked as it arrives, a bad line fails its `write(2)` and dooms the
+//! transaction, and the new policy is published, all at once, when the file is closed.
+//! Only one open file may write at a time.
+
+use crate::{
+    limits::MAX_LINE,
+    policy::{
+        parse_line,
+        Command,
+        Policy,
+        POLICY, //
+    },
+};
+use kernel::{
+    alloc::KVec,
+    bindings, lsm,
+    prelude::*,
+    securityfs::{
+        Dir,
+        FileOps, //
+    },
+    seq_file::SeqFile,
+    seq_print,
+    sync::{
+        atomic::{
+            Acquire,
+            AtomicFlag,
+            Full,
+            Release, //
+        },
+        rcu,
+        Arc, //
+    },
+};
+
+/// Set once a `lock` line was committed: the policy cannot change until reboot.
+static LOCKED: AtomicFlag = AtomicFlag::new(false);
+
+/// Set while a policy file is open for writing.
+static WRITER_BUSY: AtomicFlag = AtomicFlag::new(false);
+
+/// The policy file.
+struct PolicyFile;
+
+static POLICY_FILE: PolicyFile = PolicyFile;
+
+/// The state of one writing open file.
+pub(crate) struct Txn {
+    /// The policy being built; `None` until the first command.
+    staged: Option<Policy>,
+    /// The start of a line whose end has not been written yet.
+    partial: KVec<u8>,
+    /// The number of complete lines seen, for error messages.
+    lines: usize,
+    /// The error that doomed the transaction.
+    failed: Option<Error>,
+    /// A `lock` line was seen.
+    lock: bool,
+}
+
+fn log_line(n: usize, line: &[u8], why: &str) {
+    if !lsm::printk_ratelimit() {
+        return;
+    }
+    let shown = line.get(..line.len().min(128)).unwrap_or(&[]);
+    let shown = core::str::from_utf8(shown).unwrap_or("(not UTF-8)");
+    pr_notice!(
+        "policy line {}: {}: \"{}\"; nothing was changed\n",
+        n,
+        why,
+        shown
+    );
+}
+
+impl Txn {
+    fn staged(&mut self) -> Result<&mut Policy> {
+        if self.staged.is_none() {
+            // Take a reference under RCU; copy it outside, where allocations may sleep.
+            let cur = {
+                let guard = rcu::read_lock();
+                POLICY.get(&guard).cloned()
+            };
+            let p = match cur {
+                Some(p) => p.try_clone()?,
+                None => Policy::new()?,
+            };
+            self.staged = Some(p);
+        }
+        self.staged.as_mut().ok_or(ENOMEM)
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result {
+        self.lines += 1;
+        let n = self.lines;
+        let cmd = match parse_line(line) {
+            Ok(None) => return Ok(()),
+            Ok(Some(cmd)) => cmd,
+            Err(why) => {
+                log_line(n, line, why);
+                return Err(EINVAL);
+            }
+        };
+        let r = match cmd {
+            Command::Add(rule) => self.staged()?.add(rule),
+            Command::Delete(rule) => self.staged()?.delete(&rule),
+            Command::Clear => self.staged().map(Policy::clear),
+            Command::Lock => {
+                self.lock = true;
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            let why = match e {
+                e if e == ENOENT => "no such rule",
+                e if e == ENOSPC => "too many rules",
+                _ => "cannot apply",
+            };
+            log_line(n, line, why);
+        }
+        r
+    }
+
+    fn feed(&mut self, data: &[u8]) -> Result {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let mut rest = data;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            let (head, tail) = rest.split_at(i);
+            rest = tail.get(1..).unwrap_or(&[]);
+            if self.partial.is_empty() {
+                self.line(head)?;
+            } else {
+                self.partial.extend_from_slice(head, GFP_KERNEL)?;
+                let line = core::mem::take(&mut self.partial);
+                self.line(&line)?;
+            }
+        }
+        if self.partial.len() + rest.len() > MAX_LINE {
+            log_line(self.lines + 1, &self.partial, "the line is too long");
+            return Err(EINVAL);
+        }
+        self.partial.extend_from_slice(rest, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn commit(mut self) -> Result {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        if !self.partial.is_empty() {
+            // The last line had no newline: it ends at close.
+            let line = core::mem::take(&mut self.partial);
+            self.line(&line)?;
+        }
+        if let Some(mut p) = self.staged.take() {
+            p.seal()?;
+            let n = p.rules().len();
+            let p = KBox::new(Arc::new(p, GFP_KERNEL)?, GFP_KERNEL)?;
+            POLICY.replace(Some(p));
+            pr_info!("policy loaded: {} rules\n", n);
+        }
+        if self.lock {
+            LOCKED.store(true, Release);
+            pr_info!("policy locked until reboot\n");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        // Whether committed, failed or never used (open failed later), the writer is gone.
+        WRITER_BUSY.store(false, Release);
+    }
+}
+
+impl FileOps for PolicyFile {
+    type Writer = Txn;
+
+    fn show(&self, m: &SeqFile) -> Result {
+        let guard = rcu::read_lock();
+        if let Some(p) = POLICY.get(&guard) {
+            for r in p.rules() {
+                seq_print!(m, "{}\n", r);
+            }
+        }
+        if LOCKED.load(Acquire) {
+            seq_print!(m, "lock\n");
+        }
+        Ok(())
+    }
+
+    fn open_write(&self) -> Result<Txn> {
+        if !lsm::capable(bindings::CAP_MAC_ADMIN) {
+            return Err(EPERM);
+        }
+        if LOCKED.load(Acquire) {
+            return Err(EPERM);
+        }
+        if WRITER_BUSY.cmpxchg(false, true, Full).is_err() {
+            return Err(EBUSY);
+        }
+        Ok(Txn {
+            staged: None,
+            partial: KVec::new(),
+            lines: 0,
+            failed: None,
+            lock: false,
+        })
+    }
+
+    fn write(&self, txn: &mut Txn, data: &[u8]) -> Result {
+        let r = txn.feed(data);
+        if let Err(e) = r {
+            txn.failed = Some(e);
+        }
+        r
+    }
+
+    fn release_write(&self, txn: Txn) {
+        // Errors were reported by `write` or, for an unterminated last line, logged.
+        let _ = txn.commit();
+    }
+}
+
+/// Creates `/sys/kernel/security/kportreserve/policy` (mode 0600, root only).
+pub(crate) fn init() -> Result {
+    let dir = Dir::new(c"kportreserve")?;
+    dir.create_file(c"policy", 0o600, &POLICY_FILE)?.keep();
+    dir.keep();
+    Ok(())
+}

@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! The port reservation policy: its text form, and the snapshot that the hooks consult.
+//!
+//! A policy line is one of:
+//!
+//! ```text
+//! PORTS[/PROTO] PROGRAM          add a rule
+//! delete PORTS[/PROTO] PROGRAM   remove that rule
+//! clear                          remove every rule
+//! lock                           refuse every later change until reboot
+//! # comment                      (as are blank lines)
+//! ```
+//!
+//! `PORTS` is a port or a range `FIRST-LAST` of ports from 1 to 65535; `PROTO` is `tcp` or
+//! `udp` (both when absent); `PROGRAM` is an absolute, normalised path or `<kernel>`.
+
+use crate::limits::{
+    KERNEL_PROGRAM,
+    MAX_LINE,
+    MAX_PATH,
+    MAX_RULES,
+    NR_PORTS, //
+};
+use core::{
+    cmp::Ordering,
+    fmt, //
+};
+use kernel::{
+    alloc::{
+        KVVec,
+        KVec, //
+    },
+    prelude::*,
+    sync::{
+        Arc,
+        RcuBox, //
+    },
+};
+
+/// The policy in force; `None` until the first policy write.
+pub(crate) static POLICY: RcuBox<Arc<Policy>> = RcuBox::new();
+
+/// A transport protocol whose ports a rule covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Proto {
+    /// TCP (and MPTCP, which binds TCP ports).
+    Tcp = 0,
+    /// UDP.
+    Udp = 1,
+}
+
+/// The protocols of a rule, as a bit set of `1 << Proto`.
+pub(crate) const PROTO_TCP: u8 = 1 << Proto::Tcp as u8;
+/// See [`PROTO_TCP`].
+pub(crate) const PROTO_UDP: u8 = 1 << Proto::Udp as u8;
+/// Both protocols: a rule without a `/tcp` or `/udp` suffix.
+pub(crate) const PROTO_ALL: u8 = PROTO_TCP | PROTO_UDP;
+
+/// Who a rule reserves its ports for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Program {
+    /// Kernel sockets only: `<kernel>`.
+    Kernel,
+    /// The program at this path; the bytes end with a NUL.
+    Path(KVec<u8>),
+}
+
+impl Program {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Program::Kernel => KERNEL_PROGRAM,
+            Program::Path(p) => p.get(..p.len() - 1).unwrap_or(&[]),
+        }
+    }
+
+    /// The path as a C string, for a `Path`.
+    pub(crate) fn path(&self) -> Option<&CStr> {
+        match self {
+            Program::Kernel => None,
+            Program::Path(p) => CStr::from_bytes_with_nul(p).ok(),
+        }
+    }
+
+    fn try_clone(&self) -> Result<Self> {
+        Ok(match self {
+            Program::Kernel => Program::Kernel,
+            Program::Path(p) => {
+                let mut v = KVec::with_capacity(p.len(), GFP_KERNEL)?;
+                v.extend_from_slice(p, GFP_KERNEL)?;
+                Program::Path(v)
+            }
+        })
+    }
+}
+
+/// One rule: ports `first..=last` of the protocols in `protos` are reserved for `program`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Rule {
+    pub(crate) first: u16,
+    pub(crate) last: u16,
+    pub(crate) protos: u8,
+    pub(crate) program: Program,
+}
+
+impl Rule {
+    /// True if the rule covers `port` of `proto`.
+    pub(crate) fn covers(&self, proto: Proto, port: u16) -> bool {
+        self.protos & (1 << proto as u8) != 0 && (self.first..=self.last).contains(&port)
+    }
+
+    fn cmp_key(&self, other: &Self) -> Ordering {
+        (self.first, self.last, self.protos)
+            .cmp(&(other.first, other.last, other.protos))
+            .then_with(|| self.program.as_bytes().cmp(other.program.as_bytes()))
+    }
+
+    fn try_clone(&self) -> Result<Self> {
+        Ok(Rule {
+            first: self.first,
+            last: self.last,
+            protos: self.protos,
+            program: self.program.try_clone()?,
+        })
+    }
+}
+
+/// Prints a rule in its canonical form, the one that reading the policy file shows.
+impl kernel::fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.first)?;
+        if self.last != self.first {
+            write!(f, "-{}", self.last)?;
+        }
+        match self.protos {
+            PROTO_TCP => f.write_str("/tcp")?,
+            PROTO_UDP => f.write_str("/udp")?,
+            _ => {}
+        }
+        f.write_str(" ")?;
+        for &b in self.program.as_bytes() {
+            write!(f, "{}", b as char)?;
+        }
+        Ok(())
+    }
+}
+
+/// One parsed policy line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Command {
+    Add(Rule),
+    Delete(Rule),
+    Clear,
+    Lock,
+}
+
+/// Why a policy line was refused; printed in the kernel log.
+pub(crate) type ParseError = &'static str;
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn parse_port(s: &[u8]) -> core::result::Result<u16, ParseError> {
+    if s.is_empty() || s.len() > 5 || !s.iter().all(u8::is_ascii_digit) {
+        return Err("a port is a decimal number");
+    }
+    if s.len() > 1 && s[0] == b'0' {
+        return Err("a port has no leading zeros");
+    }
+    let v = s.iter().fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
+    match u16::try_from(v) {
+        Ok(0) => Err("port 0 cannot be reserved"),
+        Ok(p) => Ok(p),
+        Err(_) => Err("a port is at most 65535"),
+    }
+}
+
+fn parse_ports(s: &[u8]) -> core::result::Result<(u16, u16, u8), ParseError> {
+    let (range, protos) = match s.iter().position(|&b| b == b'/') {
+        None => (s, PROTO_ALL),
+        Some(i) => (
+            &s[..i],
+            match &s[i + 1..] {
+                b"tcp" => PROTO_TCP,
+                b"udp" => PROTO_UDP,
+                _ => return Err("the protocol is tcp or udp"),
+            },
+        ),
+    };
+    let (first, last) = match range.iter().position(|&b| b == b'-') {
+        None => {
+            let p = parse_port(range)?;
+            (p, p)
+        }
+        Some(i) => (parse_port(&range[..i])?, parse_port(&range[i + 1..])?),
+    };
+    if first > last {
+        return Err("a port range goes from low to high");
+    }
+    Ok((first, last, protos))
+}
+
+fn parse_program(s: &[u8]) -> core::result::Result<Program, ParseError> {
+    if s == KERNEL_PROGRAM {
+        return Ok(Program::Kernel);
+    }
+    if s.first() != Some(&b'/') {
+        return Err("the program is an absolute path or <kernel>");
+    }
+    if s.len() > MAX_PATH {
+        return Err("the program path is too long");
+    }
+    if s.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Err("the program path has a control character");
+    }
+    if s.len() > 1 && s.ends_with(b"/") {
+        return Err("the program path ends with /");
+    }
+    for comp in s[1..].split(|&b| b == b'/') {
+        if comp.is_empty() || comp == b"." || comp == b".." {
+            return Err("the program path is not normalised (//, /./ or /../)");
+        }
+    }
+    let mut v = KVec::with_capacity(s.len() + 1, GFP_KERNEL).map_err(|_| "out of memory")?;
+    v.extend_from_slice(s, GFP_KERNEL)
+        .map_err(|_| "out of memory")?;
+    v.push(0, GFP_KERNEL).map_err(|_| "out of memory")?;
+    Ok(Program::Path(v))
+}
+
+/// Parses one line (without its newline). Returns `None` for a blank or comment line.
+pub(crate) fn parse_line(line: &[u8]) -> core::result::Result<Option<Command>, ParseError> {
+    if line.len() > MAX_LINE {
+        return Err("the line is too long");
+    }
+    if line.contains(&0) {
+        return Err("the line has a NUL byte");
+    }
+    let mut words: [&[u8]; 4] = [&[]; 4];
+    let mut n = 0;
+    for w in line.split(|&b| is_blank(b)).filter(|w| !w.is_empty()) {
+        if w.first() == Some(&b'#') {
+            break;
+        }
+        if n == words.len() {
+            return Err("trailing garbage");
+        }
+        words[n] = w;
+        n += 1;
+    }
+    let rule = |ports: &[u8], program: &[u8]| -> core::result::Result<Rule, ParseError> {
+        let (first, last, protos) = parse_ports(ports)?;
+        Ok(Rule {
+            first,
+            last,
+            protos,
+            program: parse_program(program)?,
+        })
+    };
+    match (n, words[0]) {
+        (0, _) => Ok(None),
+        (1, b"clear") => Ok(Some(Command::Clear)),
+        (1, b"lock") => Ok(Some(Command::Lock)),
+        (3, b"delete") => Ok(Some(Command::Delete(rule(words[1], words[2])?))),
+        (2, w) if w.first().is_some_and(u8::is_ascii_digit) => {
+            Ok(Some(Command::Add(rule(words[0], words[1])?)))
+        }
+        (1, w) if w.first().is_some_and(u8::is_ascii_digit) => Err("the program is missing"),
+        (_, w) if w.first().is_some_and(u8::is_ascii_digit) => Err("trailing garbage"),
+        _ => Err("unknown command"),
+    }
+}
+
+const WORDS_PER_PROTO: usize = NR_PORTS / 64;
+
+/// A policy snapshot: the sorted rules and, per protocol, a bitmap of the reserved ports.
+///
+/// A snapshot is never modified once published; a writer builds a new one.
+pub(crate) struct Policy {
+    rules: KVVec<Rule>,
+    map: KVVec<u64>,
+}
+
+impl Policy {
+    /// An empty policy.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            rules: KVVec::new(),
+            map: KVVec::new(),
+        })
+    }
+
+    /// True if `port` of `proto` is reserved. This is the hot path: one bit test.
+    #[inline]
+    pub(crate) fn is_reserved(&self, proto: Proto, port: u16) -> bool {
+        let i = proto as usize * WORDS_PER_PROTO + usize::from(port) / 64;
+        self.map.get(i).is_some_and(|w| w & (1 << (port % 64)) != 0)
+    }
+
+    /// True if `port` is reserved for either protocol.
+    #[inline]
+    pub(crate) fn is_reserved_any(&self, port: u16) -> bool {
+        self.is_reserved(Proto::Tcp, port) || self.is_reserved(Proto::Udp, port)
+    }
+
+    /// The rules that cover `port` of `proto`.
+    pub(crate) fn rules_for(&self, proto: Proto, port: u16) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(move |r| r.covers(proto, port))
+    }
+
+    /// The rules, in canonical order.
+    pub(crate) fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// A copy of this policy, for a writer to change.
+    pub(crate) fn try_clone(&self) -> Result<Self> {
+        let mut rules = KVVec::with_capacity(self.rules.len(), GFP_KERNEL)?;
+        for r in self.rules.iter() {
+            rules.push(r.try_clone()?, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            rules,
+            map: KVVec::new(),
+        })
+    }
+
+    /// Adds `rule`; adding a rule that is already there changes nothing.
+    pub(crate) fn add(&mut self, rule: Rule) -> Result {
+        match self.rules.binary_search_by(|r| r.cmp_key(&rule)) {
+            Ok(_) => Ok(()),
+            Err(i) => {
+                if self.rules.len() >= MAX_RULES {
+                    return Err(ENOSPC);
+                }
+                self.rules.reserve(1, GFP_KERNEL)?;
+                self.rules
+                    .insert_within_capacity(i, rule)
+                    .map_err(|_| ENOMEM)
+            }
+        }
+    }
+
+    /// Removes `rule`. Fails with `ENOENT` if there is no such rule.
+    pub(crate) fn delete(&mut self, rule: &Rule) -> Result {
+        let i = self
+            .rules
+            .binary_search_by(|r| r.cmp_key(rule))
+            .map_err(|_| ENOENT)?;
+        self.rules.remove(i).map_err(|_| ENOENT)?;
+        Ok(())
+    }
+
+    /// Removes every rule.
+    pub(crate) fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    /// Builds the bitmaps from the rules; called once before the policy is published.
+    pub(crate) fn seal(&mut self) -> Result {
+        let mut map = KVVec::with_capacity(2 * WORDS_PER_PROTO, GFP_KERNEL)?;
+        map.resize(2 * WORDS_PER_PROTO, 0, GFP_KERNEL)?;
+        for r in self.rules.iter() {
+            for proto in [Proto::Tcp, Proto::Udp] {
+                if r.protos & (1 << proto as u8) != 0 {
+                    let base = proto as usize * WORDS_PER_PROTO;
+                    set_bits(&mut map[base..base + WORDS_PER_PROTO], r.first, r.last);
+                }
+            }
+        }
+        self.map = map;
+        Ok(())
+    }
+}
+
+/// Sets bits `first..=last` of `map`, a word at a time.
+fn set_bits(map: &mut [u64], first: u16, last: u16) {
+    let (first, last) = (usize::from(first), usize::from(last));
+    for w in first / 64..=last / 64 {
+        let lo = if w == first / 64 { first % 64 } else { 0 };
+        let hi = if w == last / 64 { last % 64 } else { 63 };
+        let mask = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
+        if let Some(word) = map.get_mut(w) {
+            *word |= mask;
+        }
+    }
+}
+
+#[cfg(CONFIG_SECURITY_KPORTRESERVE_KUNIT_TEST)]
+#[kunit_tests(kportreserve_policy)]
+mod tests {
+    use super::*;
+    use kernel::str::CString;
+
+    fn add(line: &str) -> Result<Rule> {
+        match parse_line(line.as_bytes()) {
+            Ok(Some(Command::Add(r))) => Ok(r),
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn canonical(line: &str) -> Result<CString> {
+        CString::try_from_fmt(fmt!("{}", add(line)?))
+    }
+
+    #[test]
+    fn valid_forms() -> Result {
+        let r = add("10000 /usr/sbin/server")?;
+        assert_eq!((r.first, r.last, r.protos), (10000, 10000, PROTO_ALL));
+        assert_eq!(
+            r.program.path().ok_or(EINVAL)?.to_bytes(),
+            b"/usr/sbin/server"
+        );
+        let r = add("8000-8099/tcp /usr/sbin/nginx")?;
+        assert_eq!((r.first, r.last, r.protos), (8000, 8099, PROTO_TCP));
+        let r = add("111/udp <kernel>")?;
+        assert_eq!(
+            (r.first, r.last, r.protos, &r.program),
+            (111, 111, PROTO_UDP, &Program::Kernel)
+        );
+        let r = add("  1-65535\t /a   # comment")?;
+        assert_eq!((r.first, r.last), (1, 65535));
+        assert_eq!(parse_line(b"clear"), Ok(Some(Command::Clear)));
+        assert_eq!(parse_line(b"lock"), Ok(Some(Command::Lock)));
+        assert_eq!(parse_line(b""), Ok(None));
+        assert_eq!(parse_line(b"   "), Ok(None));
+        assert_eq!(parse_line(b"# 10000 /x"), Ok(None));
+        assert!(matches!(
+            parse_line(b"delete 10000 /x"),
+            Ok(Some(Command::Delete(_)))
+        ));
+        // A '#' inside a path is part of it.
+        assert_eq!(
+            add("1 /a#b")?.program.path().ok_or(EINVAL)?.to_bytes(),
+            b"/a#b"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn malformed_forms() -> Result {
+        let bad: &[&[u8]] = &[
+            b"0 /x",
+            b"65536 /x",
+            b"99999999 /x",
+            b"-1 /x",
+            b"+1 /x",
+            b"010 /x",
+            b"1x /x",
+            b"0x10 /x",
+            b"20-10 /x",
+            b"10- /x",
+            b"-10 /x",
+            b"10-20-30 /x",
+            b"10/sctp /x",
+            b"10/TCP /x",
+            b"10/ /x",
+            b"10000",
+            b"10000 relative/path",
+            b"10000 ./x",
+            b"10000 /a//b",
+            b"10000 /a/./b",
+            b"10000 /a/../b",
+            b"10000 /a/",
+            b"10000 /a/.",
+            b"10000 /x extra",
+            b"10000 /x\0/y",
+            b"10000 <kern>",
+            b"delete 10000",
+            b"delete 10000 /x extra",
+            b"clear now",
+            b"lock 1",
+            b"frobnicate",
+            b"add 10000 /x",
+        ];
+        for line in bad {
+            assert!(parse_line(line).is_err());
+        }
+        let mut long = KVec::new();
+        long.extend_from_slice(b"1 /", GFP_KERNEL)?;
+        long.resize(MAX_PATH + 10, b'a', GFP_KERNEL)?;
+        assert!(parse_line(&long).is_err());
+        long.resize(MAX_LINE + 1, b'a', GFP_KERNEL)?;
+        assert!(parse_line(&long).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn canonical_round_trip() -> Result {
+        for (input, out) in [
+            ("10000 /usr/sbin/server", "10000 /usr/sbin/server"),
+            ("  10000\t/usr/sbin/server  # c", "10000 /usr/sbin/server"),
+            (
+                "8000-8099/tcp /usr/sbin/nginx",
+                "8000-8099/tcp /usr/sbin/nginx",
+            ),
+            ("53-53/udp <kernel>", "53/udp <kernel>"),
+        ] {
+            let c = canonical(input)?;
+            assert_eq!(c.to_bytes(), out.as_bytes());
+            let again = canonical(out)?;
+            assert_eq!(again.to_bytes(), out.as_bytes());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn table_lookup() -> Result {
+        let mut p = Policy::new()?;
+        p.add(add("10000 /a")?)?;
+        p.add(add("10000 /b")?)?;
+        p.add(add("10000 /a")?)?;
+        p.add(add("8000-8099/tcp /n")?)?;
+        p.add(add("60-130/udp <kernel>")?)?;
+        p.add(add("100-200/udp /o")?)?;
+        assert_eq!(p.rules().len(), 5);
+        p.seal()?;
+        assert!(p.is_reserved(Proto::Tcp, 10000) && p.is_reserved(Proto::Udp, 10000));
+        assert!(!p.is_reserved(Proto::Tcp, 9999) && !p.is_reserved(Proto::Tcp, 10001));
+        assert!(p.is_reserved(Proto::Tcp, 8000) && p.is_reserved(Proto::Tcp, 8099));
+        assert!(!p.is_reserved(Proto::Udp, 8000) && !p.is_reserved(Proto::Tcp, 8100));
+        assert!(!p.is_reserved(Proto::Tcp, 7999));
+        for port in [60, 63, 64, 127, 128, 130, 150, 200] {
+            assert!(p.is_reserved(Proto::Udp, port));
+        }
+        assert!(!p.is_reserved(Proto::Udp, 59) && !p.is_reserved(Proto::Udp, 201));
+        assert!(p.is_reserved_any(8050) && !p.is_reserved_any(1));
+        assert_eq!(p.rules_for(Proto::Tcp, 10000).count(), 2);
+        assert_eq!(p.rules_for(Proto::Udp, 120).count(), 2);
+        assert_eq!(p.rules_for(Proto::Tcp, 120).count(), 0);
+
+        let mut q = p.try_clone()?;
+        q.delete(&add("10000 /a")?)?;
+        assert_eq!(q.delete(&add("10000 /a")?), Err(ENOENT));
+        assert_eq!(q.delete(&add("10000/tcp /b")?), Err(ENOENT));
+        q.seal()?;
+        assert!(q.is_reserved(Proto::Tcp, 10000));
+        q.delete(&add("10000 /b")?)?;
+        q.seal()?;
+        assert!(!q.is_reserved(Proto::Tcp, 10000));
+        // The published snapshot is unchanged.
+        assert!(p.is_reserved(Proto::Tcp, 10000));
+        q.clear();
+        q.seal()?;
+        assert!(!q.is_reserved(Proto::Tcp, 8000) && q.rules().is_empty());
+        // An empty, unsealed policy reserves nothing.
+        assert!(!Policy::new()?.is_reserved(Proto::Tcp, 1));
+        Ok(())
+    }
+}
