@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kpr_bind: the "server" that the kportreserve tests reserve ports for.
+ *
+ * Usage: kpr_bind [SCRIPT] FAMILY TYPE ADDR PORT [OPTION...]
+ *
+ *   FAMILY  inet or inet6 (inet6 sockets are dual-stack: IPV6_V6ONLY off)
+ *   TYPE    tcp, udp or mptcp
+ *   ADDR    a numeric address, e.g. 127.0.0.1, ::, ::ffff:127.0.0.1
+ *   PORT    the port to bind, 0 for automatic selection
+ *   OPTION  reuseaddr, reuseport: set SO_REUSEADDR, SO_REUSEPORT;
+ *           wait: print "ready", then wait for a byte (or end of file) on
+ *                 stdin before creating the socket;
+ *           hold: after binding (and listen() for TCP), wait for end of file
+ *                 on stdin before exiting.
+ *
+ * On success, prints the bound port and exits with 0.  On failure, prints
+ * the error on stderr and exits with its errno.  A first argument that
+ * starts with '/' is skipped: it is the script path that the kernel inserts
+ * when kpr_bind runs as the interpreter of a "#!" script.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+static int fail(const char *what)
+{
+	int err = errno;
+
+	/* "#": the output ends up in the TAP output of the tests. */
+	fprintf(stderr, "# kpr_bind: %s: %s (%d)\n", what, strerror(err), err);
+	return err ? err : 255;
+}
+
+static int print_usage(void)
+{
+	fprintf(stderr,
+		"# usage: kpr_bind FAMILY TYPE ADDR PORT [reuseaddr] [reuseport] [wait] [hold]\n");
+	return 254;
+}
+
+int main(int argc, char *argv[])
+{
+	bool reuseaddr = false, reuseport = false, wait = false, hold = false;
+	struct sockaddr_storage ss = {};
+	int family, type, proto = 0, fd, one = 1, zero = 0, i;
+	socklen_t len;
+	unsigned long port;
+	char *end, c;
+
+	if (argc > 1 && argv[1][0] == '/') {
+		argv++;
+		argc--;
+	}
+	if (argc < 5)
+		return print_usage();
+
+	if (!strcmp(argv[1], "inet"))
+		family = AF_INET;
+	else if (!strcmp(argv[1], "inet6"))
+		family = AF_INET6;
+	else
+		return print_usage();
+
+	if (!strcmp(argv[2], "tcp")) {
+		type = SOCK_STREAM;
+	} else if (!strcmp(argv[2], "udp")) {
+		type = SOCK_DGRAM;
+	} else if (!strcmp(argv[2], "mptcp")) {
+		type = SOCK_STREAM;
+		proto = IPPROTO_MPTCP;
+	} else {
+		return print_usage();
+	}
+
+	port = strtoul(argv[4], &end, 10);
+	if (*end || port > 65535)
+		return print_usage();
+
+	for (i = 5; i < argc; i++) {
+		if (!strcmp(argv[i], "reuseaddr"))
+			reuseaddr = true;
+		else if (!strcmp(argv[i], "reuseport"))
+			reuseport = true;
+		else if (!strcmp(argv[i], "wait"))
+			wait = true;
+		else if (!strcmp(argv[i], "hold"))
+			hold = true;
+		else
+			return print_usage();
+	}
+
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		if (inet_pton(AF_INET, argv[3], &sin->sin_addr) != 1)
+			return print_usage();
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, argv[3], &sin6->sin6_addr) != 1)
+			return print_usage();
+		len = sizeof(*sin6);
+	}
+
+	if (wait) {
+		printf("ready\n");
+		fflush(stdout);
+		if (read(0, &c, 1) < 0)
+			return fail("read");
+	}
+
+	fd = socket(family, type, proto);
+	if (fd < 0)
+		return fail("socket");
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)))
+		return fail("IPV6_V6ONLY");
+	if (reuseaddr &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		return fail("SO_REUSEADDR");
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+		return fail("SO_REUSEPORT");
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		return fail("bind");
+	if (hold && type == SOCK_STREAM && listen(fd, 16))
+		return fail("listen");
+
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return fail("getsockname");
+	printf("%u\n", ntohs(family == AF_INET ?
+			     ((struct sockaddr_in *)&ss)->sin_port :
+			     ((struct sockaddr_in6 *)&ss)->sin6_port));
+	fflush(stdout);
+
+	if (hold) {
+		while (read(0, &c, 1) > 0)
+			;
+	}
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,741 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kportreserve: tests of the policy file,
+ * /sys/kernel/security/kportreserve/policy
+ *
+ * Line syntax (valid and malformed forms), canonical output and its round
+ * trip, comments, transactions (one per open file: a bad line discards
+ * everything, the policy is published at close), lines split across
+ * writes, thousands of rules, the rule limit, one writer at a time, and
+ * who may write.  "lock" is not tested here: it lasts until reboot.
+ *
+ * Rules use ports 20000-29999 only; every test starts and ends with an
+ * empty policy.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "kselftest_harness.h"
+#include "common.h"
+
+/* Checks that the policy reads back as @expected. */
+static void check_policy(struct __test_metadata *const _metadata,
+			 const char *expected)
+{
+	char *p = read_policy();
+	size_t i;
+
+	ASSERT_NE(NULL, p)
+	{
+		TH_LOG("Failed to read %s: %s", KPR_POLICY, strerror(errno));
+	}
+	if (strlen(expected) < 2048 && strlen(p) < 2048) {
+		EXPECT_STREQ(expected, p);
+	} else {
+		/* Too long to print: show where it differs. */
+		for (i = 0; p[i] && p[i] == expected[i]; i++)
+			;
+		EXPECT_EQ(0, strcmp(expected, p))
+		{
+			TH_LOG("At byte %zu: \"%.40s\" instead of \"%.40s\"",
+			       i, p + i, expected + i);
+		}
+	}
+	free(p);
+}
+
+static int open_write(void)
+{
+	return open(KPR_POLICY, O_WRONLY | O_CLOEXEC);
+}
+
+/* One write(2) of @s; returns 0 or -errno. */
+static int put(int fd, const char *s)
+{
+	ssize_t n = write(fd, s, strlen(s));
+
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
+FIXTURE(policy) {};
+
+FIXTURE_SETUP(policy)
+{
+	int err = ensure_policy();
+
+	if (err)
+		SKIP(return, "%s: %s (kportreserve not enabled?)", KPR_POLICY,
+		     strerror(-err));
+	if (policy_locked())
+		SKIP(return, "the policy is locked until reboot");
+	ASSERT_EQ(0, write_policy("clear\n"));
+}
+
+FIXTURE_TEARDOWN_PARENT(policy)
+{
+	write_policy("clear\n");
+}
+
+/* Valid forms, as the canonical lines that they read back as. */
+TEST_F(policy, valid_lines)
+{
+	static const char *const accepted[] = {
+		/* Bounds of the port syntax, never applied (see below). */
+		"1 /x",
+		"65535 /x",
+		"1-65535 /x",
+		"1-65535/tcp /x",
+		"65535/udp <kernel>",
+		"\t 1 \t /x \t",
+		"1 /x #",
+		"delete 1 /x",
+	};
+	const char *text =
+		"# kportreserve selftest policy\n"
+		"\n"
+		"   \t\n"
+		"29000 /usr/sbin/z\n"
+		"20000-20010/udp /usr/sbin/b\n"
+		"20000-20010/udp /usr/sbin/a\n"
+		"  20000\t/usr/sbin/c   # the web server\n"
+		"20000-20005 /usr/sbin/d\n"
+		"21000-21000/tcp <kernel>\n"
+		"22000 /opt/a#b\n"
+		"23000 /usr/sbin/c\n"
+		"24000-24999 /usr/sbin/c\n";
+	const char *expected =
+		"20000 /usr/sbin/c\n"
+		"20000-20005 /usr/sbin/d\n"
+		"20000-20010/udp /usr/sbin/a\n"
+		"20000-20010/udp /usr/sbin/b\n"
+		"21000/tcp <kernel>\n"
+		"22000 /opt/a#b\n"
+		"23000 /usr/sbin/c\n"
+		"24000-24999 /usr/sbin/c\n"
+		"29000 /usr/sbin/z\n";
+	char path[4096 + 16], *p;
+	unsigned int i;
+	int fd;
+
+	/*
+	 * Lines with ports outside this test's range are accepted by their
+	 * write(2), then a bad line discards the transaction: nothing changes.
+	 */
+	for (i = 0; i < ARRAY_SIZE(accepted); i++) {
+		char line[64];
+
+		fd = open_write();
+		ASSERT_LE(0, fd);
+		/* The delete needs its rule in the same transaction. */
+		if (!strncmp(accepted[i], "delete", 6))
+			EXPECT_EQ(0, put(fd, "1 /x\n"));
+		snprintf(line, sizeof(line), "%s\n", accepted[i]);
+		EXPECT_EQ(0, put(fd, line))
+		{
+			TH_LOG("\"%s\" was refused", accepted[i]);
+		}
+		EXPECT_EQ(-EINVAL, put(fd, "bogus\n"));
+		ASSERT_EQ(0, close(fd));
+		check_policy(_metadata, "");
+	}
+
+	ASSERT_EQ(0, write_policy(text));
+	check_policy(_metadata, expected);
+
+	/* The longest program path: PATH_MAX - 1 bytes. */
+	ASSERT_EQ(0, write_policy("clear\n"));
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[4095] = '\0';
+	ASSERT_EQ(0, policy_printf("25000 %s\n", path));
+	p = read_policy();
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0, strncmp(p, "25000 /aaa", 10));
+	EXPECT_EQ(strlen("25000 ") + 4095 + 1, strlen(p));
+	free(p);
+}
+
+/* Every malformed form fails its write(2) with EINVAL and changes nothing. */
+TEST_F(policy, malformed_lines)
+{
+	static const char *const bad[] = {
+		/* Ports. */
+		"0 /x",
+		"65536 /x",
+		"99999 /x",
+		"4294987296 /x",
+		"-1 /x",
+		"+20000 /x",
+		"020000 /x",
+		"20000x /x",
+		"0x4e20 /x",
+		"2e4 /x",
+		"20001-20000 /x",
+		"20000- /x",
+		"-20000 /x",
+		"20000-20001-20002 /x",
+		"20000--20001 /x",
+		"20000 - 20001 /x",
+		"20000-0x4e21 /x",
+		/* Protocols. */
+		"20000/sctp /x",
+		"20000/TCP /x",
+		"20000/Udp /x",
+		"20000/ /x",
+		"20000/tcp/udp /x",
+		"20000/tcpx /x",
+		"20000/tcp,udp /x",
+		/* Programs. */
+		"20000",
+		"20000/tcp",
+		"20000 x",
+		"20000 x/y",
+		"20000 ./x",
+		"20000 ~/x",
+		"20000 /",
+		"20000 //x",
+		"20000 /a//b",
+		"20000 /a/./b",
+		"20000 /a/../b",
+		"20000 /./a",
+		"20000 /../a",
+		"20000 /a/",
+		"20000 /a/.",
+		"20000 /a/..",
+		"20000 /x\r",
+		"20000 /a\001b",
+		"20000 /a\x1b[0m",
+		"20000 /a\x7f",
+		"20000 <kern>",
+		"20000 <KERNEL>",
+		"20000 <kernel>x",
+		"20000 kernel",
+		"20000 #/x",
+		/* Extra words. */
+		"20000 /x extra",
+		"20000 /x /y",
+		"20000 /a b",
+		"/x 20000",
+		/* Commands. */
+		"delete",
+		"delete 20000",
+		"delete /x",
+		"delete 20000 /x extra",
+		"delete 0 /x",
+		"DELETE 20000 /x",
+		"del 20000 /x",
+		"clear now",
+		"CLEAR",
+		"frobnicate",
+		"add 20000 /x",
+	};
+	const char *initial = "20000 /usr/bin/kpr-a\n20001-20002/udp <kernel>\n";
+	char line[5100];
+	unsigned int i;
+	int fd;
+
+	ASSERT_EQ(0, write_policy(initial));
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(line, sizeof(line), "%s\n", bad[i]);
+		EXPECT_EQ(-EINVAL, write_policy(line))
+		{
+			TH_LOG("\"%s\" was not refused with EINVAL", bad[i]);
+		}
+		check_policy(_metadata, initial);
+
+		/* Unterminated, it is checked at close: still nothing. */
+		write_policy(bad[i]);
+		check_policy(_metadata, initial);
+	}
+
+	/* A NUL byte in a line. */
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, write(fd, "20000 /x\0/y\n", 12));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata, initial);
+
+	/* A program path of PATH_MAX bytes: one too many. */
+	memset(line, 'a', sizeof(line));
+	memcpy(line, "20000 /", 7);
+	snprintf(line + 6 + 4096, sizeof(line) - 6 - 4096, "\n");
+	EXPECT_EQ(-EINVAL, write_policy(line));
+	check_policy(_metadata, initial);
+
+	/* A far too long line, whole or without its end. */
+	memset(line, 'a', sizeof(line));
+	memcpy(line, "20000 /", 7);
+	snprintf(line + sizeof(line) - 2, 2, "\n");
+	EXPECT_EQ(-EINVAL, write_policy(line));
+	check_policy(_metadata, initial);
+	line[sizeof(line) - 2] = '\0';
+	write_policy(line);
+	check_policy(_metadata, initial);
+}
+
+/* Deleting a rule that is not there fails with ENOENT and changes nothing. */
+TEST_F(policy, delete_missing)
+{
+	static const char *const missing[] = {
+		"delete 20000 /b",
+		"delete 20000/tcp /a",
+		"delete 20000/udp /a",
+		"delete 20001 /a",
+		"delete 20001/udp /a",
+		"delete 20002 /b",
+		"delete 20003 /b",
+		"delete 20002-20004 /b",
+		"delete 20002-20003/udp /b",
+		"delete 20004 /a",
+		"delete 20000 <kernel>",
+	};
+	const char *initial = "20000 /a\n20001/tcp /a\n20002-20003 /b\n";
+	unsigned int i;
+
+	ASSERT_EQ(0, write_policy("20001/tcp /a\n20000 /a\n20002-20003 /b\n"));
+	check_policy(_metadata, initial);
+
+	for (i = 0; i < ARRAY_SIZE(missing); i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "%s\n", missing[i]);
+		EXPECT_EQ(-ENOENT, write_policy(line))
+		{
+			TH_LOG("\"%s\" did not fail with ENOENT", missing[i]);
+		}
+		check_policy(_metadata, initial);
+	}
+
+	/* A rule deleted twice in one transaction. */
+	EXPECT_EQ(-ENOENT, write_policy("delete 20000 /a\ndelete 20000 /a\n"));
+	check_policy(_metadata, initial);
+
+	/* Added and deleted in one transaction. */
+	EXPECT_EQ(0, write_policy("20005 /c\ndelete 20005 /c\n"));
+	check_policy(_metadata, initial);
+
+	/* A range FIRST-FIRST is the rule FIRST. */
+	EXPECT_EQ(0, write_policy("delete 20000-20000 /a\n"));
+	check_policy(_metadata, "20001/tcp /a\n20002-20003 /b\n");
+	EXPECT_EQ(0, write_policy("delete 20001/tcp /a\n"
+				  "delete 20002-20003 /b\n"));
+	check_policy(_metadata, "");
+}
+
+/* One bad line anywhere in a transaction, and nothing of it is applied. */
+TEST_F(policy, bad_line_discards_transaction)
+{
+	const char *initial = "20000 /a\n";
+	int fd;
+
+	ASSERT_EQ(0, write_policy(initial));
+
+	/* In one write(2), the bad line last. */
+	EXPECT_EQ(-EINVAL,
+		  write_policy("clear\n20001 /b\n20002 /c\nbogus line\n"));
+	check_policy(_metadata, initial);
+
+	/* Across writes: later writes fail with the same error. */
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, put(fd, "clear\n"));
+	EXPECT_EQ(0, put(fd, "20001 /b\n"));
+	EXPECT_EQ(-EINVAL, put(fd, "20002 /x extra\n"));
+	EXPECT_EQ(-EINVAL, put(fd, "20003 /d\n"));
+	EXPECT_EQ(-EINVAL, put(fd, "\n"));
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata, initial);
+
+	/* The same after ENOENT. */
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, put(fd, "clear\n20001 /b\n"));
+	EXPECT_EQ(-ENOENT, put(fd, "delete 20009 /none\n"));
+	EXPECT_EQ(-ENOENT, put(fd, "20003 /d\n"));
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata, initial);
+
+	/* A bad unterminated last line, found at close. */
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, put(fd, "clear\n20001 /b\nbogus"));
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata, initial);
+}
+
+/* The new policy is in force once close() returns, not before. */
+TEST_F(policy, published_at_close)
+{
+	int fd;
+
+	ASSERT_EQ(0, write_policy("20000 /a\n"));
+
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, put(fd, "20001 /b\n"));
+	check_policy(_metadata, "20000 /a\n");
+	EXPECT_EQ(0, put(fd, "clear\n"));
+	check_policy(_metadata, "20000 /a\n");
+	EXPECT_EQ(0, put(fd, "20002 /c\n"));
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata, "20002 /c\n");
+
+	/* An unterminated last line is applied at close too. */
+	ASSERT_EQ(0, write_policy("20003 /d"));
+	check_policy(_metadata, "20002 /c\n20003 /d\n");
+	ASSERT_EQ(0, write_policy("clear"));
+	check_policy(_metadata, "");
+
+	/* Opening and closing without writing changes nothing. */
+	ASSERT_EQ(0, write_policy("20004 /e\n"));
+	ASSERT_EQ(0, write_policy(""));
+	check_policy(_metadata, "20004 /e\n");
+}
+
+/* Lines split across writes anywhere, down to one byte per write. */
+TEST_F(policy, split_writes)
+{
+	const char *text = "20000 /usr/sbin/a\n"
+			   "20001-20009/tcp /usr/sbin/b\n"
+			   "# a comment\n"
+			   "\n"
+			   "delete 20000 /usr/sbin/a\n"
+			   "  20010\t<kernel>  # ends here\n"
+			   "20011/udp /usr/sbin/c";
+	static const char *const pieces[] = {
+		"2000", "0 /usr/sb", "in/a\n20001-2", "0009/t", "cp /usr/sbin/b",
+		"\n", "20", "010 <ker", "nel>\ncle", "ar\n", "clear\n2001",
+		"0 <kernel>\n20011/udp /usr/sbin/c\n20012 /z", "z",
+	};
+	unsigned int i;
+	int fd;
+
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	for (i = 0; text[i]; i++)
+		ASSERT_EQ(1, write(fd, &text[i], 1));
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata,
+		     "20001-20009/tcp /usr/sbin/b\n"
+		     "20010 <kernel>\n"
+		     "20011/udp /usr/sbin/c\n");
+
+	ASSERT_EQ(0, write_policy("clear\n"));
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	for (i = 0; i < ARRAY_SIZE(pieces); i++)
+		EXPECT_EQ(0, put(fd, pieces[i]));
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata,
+		     "20010 <kernel>\n"
+		     "20011/udp /usr/sbin/c\n"
+		     "20012 /zz\n");
+
+	/* A bad line split across writes fails the write that ends it. */
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, put(fd, "20013 /a\n2001"));
+	EXPECT_EQ(0, put(fd, "4 /b/"));
+	EXPECT_EQ(-EINVAL, put(fd, "/c\n"));
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata,
+		     "20010 <kernel>\n"
+		     "20011/udp /usr/sbin/c\n"
+		     "20012 /zz\n");
+}
+
+/* Thousands of rules in one transaction, written in arbitrary order. */
+TEST_F_TIMEOUT(policy, many_rules, 120)
+{
+	const unsigned int n = 5000;
+	const char *prog = "/usr/local/sbin/kpr-many";
+	size_t size = n * 40, len = 0, off;
+	char *text, *expected, *p;
+	unsigned int i, lines;
+	int fd;
+
+	text = malloc(size);
+	expected = malloc(size);
+	ASSERT_NE(NULL, text);
+	ASSERT_NE(NULL, expected);
+
+	/* 2999 and 5000 are coprime: a permutation of the ports. */
+	for (i = 0; i < n; i++)
+		len += sprintf(text + len, "%u %s\n", 20000 + (i * 2999) % n,
+			       prog);
+	for (i = 0, off = 0; i < n; i++)
+		off += sprintf(expected + off, "%u %s\n", 20000 + i, prog);
+
+	/* Written in pieces that end in the middle of lines. */
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	for (off = 0; off < len; off += 4093) {
+		size_t chunk = len - off < 4093 ? len - off : 4093;
+
+		ASSERT_EQ(0, write_all(fd, text + off, chunk));
+	}
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata, expected);
+
+	p = read_policy();
+	ASSERT_NE(NULL, p);
+	for (lines = 0, off = 0; p[off]; off++)
+		lines += p[off] == '\n';
+	EXPECT_EQ(n, lines);
+	free(p);
+
+	/* Adding them all again changes nothing. */
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, write_all(fd, text, len));
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata, expected);
+
+	free(text);
+	free(expected);
+}
+
+/* Too many rules: ENOSPC, and the transaction is discarded. */
+TEST_F_TIMEOUT(policy, too_many_rules, 300)
+{
+	/* The limit is 65536 rules (MAX_RULES in security/kportreserve). */
+	const unsigned int n = 1 << 17;
+	const char *initial = "20000 /a\n";
+	size_t size = (size_t)n * 24 + 16, len = 0, off;
+	char *text;
+	int fd, ret = 0;
+
+	ASSERT_EQ(0, write_policy(initial));
+
+	text = malloc(size);
+	ASSERT_NE(NULL, text);
+	/* In canonical order: cheap to insert. */
+	len = sprintf(text, "clear\n");
+	for (unsigned int i = 0; i < n; i++)
+		len += sprintf(text + len, "20000 /kpr/r%06u\n", i);
+
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	for (off = 0; off < len && !ret; off += 65536) {
+		size_t chunk = len - off < 65536 ? len - off : 65536;
+
+		ret = write_all(fd, text + off, chunk);
+	}
+	EXPECT_EQ(-ENOSPC, ret)
+	{
+		TH_LOG("%u rules were accepted", n);
+	}
+	/* Thousands of rules went in before the limit. */
+	EXPECT_LT((size_t)10000 * 18, off);
+	EXPECT_EQ(-ENOSPC, put(fd, "20001 /b\n"));
+	ASSERT_EQ(0, close(fd));
+	free(text);
+	check_policy(_metadata, initial);
+}
+
+/* The output is canonical, and writing it back reproduces it exactly. */
+TEST_F(policy, round_trip)
+{
+	const char *text = "  20000-20000\t/usr/sbin/a # x\n"
+			   "21000-21010/udp   <kernel>\n"
+			   "20000-20001/tcp /usr/sbin/b\n"
+			   "\t29999 /opt/srv/bin/server#1\n"
+			   "25000-25999 /usr/sbin/a\n";
+	const char *expected = "20000 /usr/sbin/a\n"
+			       "20000-20001/tcp /usr/sbin/b\n"
+			       "21000-21010/udp <kernel>\n"
+			       "25000-25999 /usr/sbin/a\n"
+			       "29999 /opt/srv/bin/server#1\n";
+	char *first, *again;
+
+	ASSERT_EQ(0, write_policy(text));
+	first = read_policy();
+	ASSERT_NE(NULL, first);
+	EXPECT_STREQ(expected, first);
+
+	ASSERT_EQ(0, policy_printf("clear\n%s", first));
+	again = read_policy();
+	ASSERT_NE(NULL, again);
+	EXPECT_STREQ(first, again);
+	free(again);
+
+	/* Written back without clear: every rule is already there. */
+	ASSERT_EQ(0, write_policy(first));
+	check_policy(_metadata, first);
+
+	/* Cleared and written back in a second transaction. */
+	ASSERT_EQ(0, write_policy("clear\n"));
+	check_policy(_metadata, "");
+	ASSERT_EQ(0, write_policy(first));
+	check_policy(_metadata, first);
+	free(first);
+}
+
+/* Adding a rule that is already there succeeds and changes nothing. */
+TEST_F(policy, idempotent_add)
+{
+	ASSERT_EQ(0, write_policy("20000 /a\n20000 /a\n20000-20000 /a\n"));
+	check_policy(_metadata, "20000 /a\n");
+	ASSERT_EQ(0, write_policy("20000 /a\n"));
+	check_policy(_metadata, "20000 /a\n");
+	ASSERT_EQ(0, write_policy("20001-20002/udp <kernel>\n"));
+	ASSERT_EQ(0, write_policy("20001-20002/udp <kernel>\n20000 /a\n"));
+	check_policy(_metadata, "20000 /a\n20001-20002/udp <kernel>\n");
+}
+
+/* Comments: lines starting with '#', and a word starting with '#'. */
+TEST_F(policy, comments)
+{
+	ASSERT_EQ(0, write_policy("# 20000 /a\n"
+				  "   # indented\n"
+				  "#\n"
+				  "20000 /usr/sbin/a # trailing comment\n"
+				  "20001 /usr/sbin/a#b\n"
+				  "20002 /usr/sbin/c #\n"
+				  "20003\t/usr/sbin/d\t#tab\n"
+				  "20004/tcp /usr/sbin/e ## /f\n"
+				  "#clear\n"
+				  "# clear\n"
+				  "\t#delete 20000 /usr/sbin/a\n"));
+	check_policy(_metadata, "20000 /usr/sbin/a\n"
+				"20001 /usr/sbin/a#b\n"
+				"20002 /usr/sbin/c\n"
+				"20003 /usr/sbin/d\n"
+				"20004/tcp /usr/sbin/e\n");
+
+	/* A comment where the program should be. */
+	EXPECT_EQ(-EINVAL, write_policy("20005 #/usr/sbin/e\n"));
+	EXPECT_EQ(-EINVAL, write_policy("delete 20000 # /usr/sbin/a\n"));
+
+	ASSERT_EQ(0, write_policy("delete 20000 /usr/sbin/a # bye\n"
+				  "delete 20001 /usr/sbin/a#b\n"));
+	check_policy(_metadata, "20002 /usr/sbin/c\n"
+				"20003 /usr/sbin/d\n"
+				"20004/tcp /usr/sbin/e\n");
+
+	ASSERT_EQ(0, write_policy("clear # everything\n"));
+	check_policy(_metadata, "");
+}
+
+/* One writer at a time; readers are not writers. */
+TEST_F(policy, second_writer_busy)
+{
+	int fd, fd2, rfd;
+	char *p;
+
+	fd = open_write();
+	ASSERT_LE(0, fd);
+
+	EXPECT_EQ(-1, open(KPR_POLICY, O_WRONLY | O_CLOEXEC));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(-1, open(KPR_POLICY, O_WRONLY | O_TRUNC | O_CLOEXEC));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(-EBUSY, write_policy("20000 /a\n"));
+
+	/* Readers are welcome meanwhile. */
+	rfd = open(KPR_POLICY, O_RDONLY | O_CLOEXEC);
+	EXPECT_LE(0, rfd);
+	close(rfd);
+
+	/* A doomed transaction still holds the file. */
+	EXPECT_EQ(-EINVAL, put(fd, "bogus\n"));
+	EXPECT_EQ(-1, open(KPR_POLICY, O_WRONLY | O_CLOEXEC));
+	EXPECT_EQ(EBUSY, errno);
+
+	ASSERT_EQ(0, close(fd));
+
+	/* Free again once closed. */
+	fd2 = open_write();
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(0, put(fd2, "20000 /a\n"));
+	ASSERT_EQ(0, close(fd2));
+	p = read_policy();
+	ASSERT_NE(NULL, p);
+	EXPECT_STREQ("20000 /a\n", p);
+	free(p);
+}
+
+static int open_without_mac_admin(void *arg __maybe_unused)
+{
+	int fd;
+
+	if (drop_cap(CAP_MAC_ADMIN))
+		return KPR_EXIT_SETUP;
+	/* Reading needs no capability. */
+	fd = open(KPR_POLICY, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 100;
+	close(fd);
+	fd = open(KPR_POLICY, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return 0;
+	return errno;
+}
+
+/* Root without CAP_MAC_ADMIN may read but not write. */
+TEST_F(policy, root_without_cap_mac_admin)
+{
+	EXPECT_EQ(EPERM, run_in_child(KPR_SAME_UID, open_without_mac_admin,
+				      NULL));
+	/* Nothing changed, and the file is free. */
+	ASSERT_EQ(0, write_policy("20000 /a\n"));
+	check_policy(_metadata, "20000 /a\n");
+}
+
+static int open_in_user_ns(void *arg __maybe_unused)
+{
+	int fd;
+
+	if (unshare(CLONE_NEWUSER))
+		return KPR_EXIT_SKIP;
+	/* Root of the new namespace is root outside: the file mode allows. */
+	if (write_text("/proc/self/uid_map", "0 0 1\n"))
+		return KPR_EXIT_SKIP;
+	fd = open(KPR_POLICY, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 100;
+	close(fd);
+	fd = open(KPR_POLICY, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return 0;
+	return errno;
+}
+
+/* CAP_MAC_ADMIN in a user namespace but the initial one is not enough. */
+TEST_F(policy, root_in_user_namespace)
+{
+	int ret = run_in_child(KPR_SAME_UID, open_in_user_ns, NULL);
+
+	if (ret == KPR_EXIT_SKIP)
+		SKIP(return, "cannot create a user namespace");
+	EXPECT_EQ(EPERM, ret);
+}
+
+static int open_as_user(void *arg __maybe_unused)
+{
+	int fd;
+
+	fd = open(KPR_POLICY, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return 100;
+	if (errno != EACCES)
+		return 101;
+	fd = open(KPR_POLICY, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return 0;
+	return errno;
+}
+
+/* Other users may neither read nor write (mode 0600). */
+TEST_F(policy, non_root)
+{
+	EXPECT_EQ(EACCES, run_in_child(KPR_UID, open_as_user, NULL));
+}
+
+TEST_HARNESS_MAIN
