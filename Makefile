@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kportreserve: build, boot and test the LSM on a Linux 7.3 tree.
+#
+#   make run      build everything, boot the kernel in QEMU, show a demo
+#   make check    lint + build + every test; ends with "N passed, N failed"
+#
+# Variables:
+#   KSRC=DIR        use your own Linux 7.3 tree (not modified; a copy gets the overlay)
+#   KPR_CACHE=DIR   where downloads, the work tree and build output live
+#                   (default: $XDG_CACHE_HOME/kportreserve or ~/.cache/kportreserve)
+#   JOBS=N          parallel build jobs (default: number of CPUs)
+#   KVM=1           try KVM (probed with a short timeout) instead of TCG
+
+RIG := tools/testing/kportreserve
+export KSRC KPR_CACHE JOBS RUST_LIB_SRC
+KPR_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kportreserve
+
+.PHONY: all setup tree build initramfs run shell check lint clean help
+
+all: build
+
+help:
+	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+
+setup:
+	@$(RIG)/setup.sh host
+	@$(if $(KSRC),,$(RIG)/setup.sh ksrc >/dev/null)
+	@$(if $(RUST_LIB_SRC),,$(RIG)/setup.sh rustsrc >/dev/null)
+	@$(RIG)/setup.sh bindgen >/dev/null
+
+tree: setup
+	@$(RIG)/kpr.sh tree
+
+build: setup
+	@$(RIG)/kpr.sh build
+
+initramfs: build
+	@$(RIG)/initramfs.sh $(KPR_CACHE)/initramfs.cpio >/dev/null
+
+VMFLAGS := $(if $(KVM),--kvm)
+export VMFLAGS
+
+run: initramfs
+	@$(RIG)/vm.sh $(VMFLAGS) --timeout 600 $(RIG)/guest-demo.sh
+
+shell: initramfs
+	@$(RIG)/vm.sh $(VMFLAGS) --interactive
+
+lint: build
+	@$(RIG)/lint.sh
+
+check: setup
+	@$(RIG)/check.sh
+
+clean:
+	rm -rf $(KPR_CACHE)/tree $(KPR_CACHE)/out $(KPR_CACHE)/kselftest

@@ -1,0 +1,26 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: lint, build, boot the test kernel, run every test, print one closing line.
+
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/../../.." && pwd)
+RIG=$TOP/tools/testing/kportreserve
+: "${KPR_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/kportreserve}"
+export KPR_CACHE
+
+"$RIG/kpr.sh" build || { echo "0 passed, 1 failed"; exit 1; }
+"$RIG/lint.sh" > /dev/null
+"$RIG/initramfs.sh" "$KPR_CACHE/initramfs.cpio" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+
+res=$KPR_CACHE/results.txt
+log=$KPR_CACHE/console.log
+t0=$SECONDS
+"$RIG/vm.sh" ${VMFLAGS:-} --results "$res" --log "$log" "$RIG/guest-tests.sh"
+rc=$?
+echo "check: guest ran for $((SECONDS - t0)) s (exit $rc); results: $res; console: $log"
+grep -E '^(not ok|#.*(FAIL|fail))' "$res" | head -n 40
+
+grep '^not ok' -A20 "$KPR_CACHE/lint.tap"
+awk -f "$RIG/summarize.awk" "$log" "$KPR_CACHE/lint.tap" "$res"

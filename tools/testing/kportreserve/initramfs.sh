@@ -1,0 +1,46 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Builds the base initramfs of the test guest: busybox, /init, the kselftests of
+# kportreserve and the netoff sample, all statically linked.
+#
+#   initramfs.sh OUTPUT.cpio
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/../../.." && pwd)
+RIG=$TOP/tools/testing/kportreserve
+: "${KPR_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/kportreserve}"
+: "${KPR_TREE:=$KPR_CACHE/tree}"
+out=${1:?usage: initramfs.sh OUTPUT.cpio}
+
+die() { echo "initramfs: error: $*" >&2; exit 1; }
+
+bb=$(command -v busybox || true)
+[ -n "$bb" ] && file -L "$bb" | grep -q 'statically linked' ||
+	bb=/bin/busybox
+file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
+	die "a static busybox is needed (Debian: busybox-static)"
+
+# The kselftests are built in the kernel tree copy, where ../lib.mk exists.
+ksdir=$KPR_CACHE/kselftest
+rm -rf "$ksdir" && mkdir -p "$ksdir"
+make -s -C "$KPR_TREE/tools/testing/selftests/kportreserve" OUTPUT="$ksdir" \
+	CC="${HOSTCC:-gcc}" >/dev/null || die "building the kselftests failed"
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,root,mnt,kselftest/kportreserve}
+cp "$bb" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+cp "$RIG/init" "$root/init"
+chmod 755 "$root/init"
+find "$ksdir" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/kselftest/kportreserve/" \;
+rustc --edition 2021 -O -C target-feature=+crt-static -C strip=symbols \
+	"$TOP/samples/kportreserve/netoff.rs" -o "$root/usr/bin/netoff" ||
+	die "building samples/kportreserve/netoff.rs failed"
+printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n' > "$root/etc/passwd"
+printf 'root:x:0:\nuser:x:1000:\n' > "$root/etc/group"
+(cd "$root" && find . | sort | cpio -o -H newc -R 0:0 --quiet) > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "$out"

@@ -1,0 +1,154 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Drives the kportreserve kernel tree: lays the project over a Linux 7.3 tree,
+# configures and builds it.  Called by the top-level Makefile.
+#
+#   kpr.sh tree     sync patches and overlay into the work tree
+#   kpr.sh build    configure (if the fragment changed) and build bzImage
+#   kpr.sh env      print the make variables used for the kernel build
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/../../.." && pwd)
+RIG=$TOP/tools/testing/kportreserve
+: "${KPR_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/kportreserve}"
+: "${KPR_TREE:=$KPR_CACHE/tree}"
+: "${KPR_OUT:=$KPR_CACHE/out}"
+: "${JOBS:=$(nproc)}"
+export KPR_CACHE
+
+# Paths of this repository that are laid over the kernel tree as they are.
+OVERLAY_DIRS="security/kportreserve rust/kernel rust/helpers
+	tools/testing/selftests/kportreserve samples/kportreserve
+	Documentation"
+
+die() { echo "kpr: error: $*" >&2; exit 1; }
+log() { echo "kpr: $*" >&2; }
+
+# The pristine tree: KSRC if given, else Debian's linux-source-7.3.
+pristine() {
+	if [ -n "${KSRC:-}" ]; then
+		[ -f "$KSRC/Makefile" ] && grep -q '^PATCHLEVEL = 3' "$KSRC/Makefile" &&
+			grep -q '^VERSION = 7' "$KSRC/Makefile" ||
+			die "KSRC=$KSRC is not a Linux 7.3 source tree"
+		[ -f "$KSRC/.config" ] &&
+			die "KSRC=$KSRC is configured in-tree; run 'make mrproper' there first"
+		(cd "$KSRC" && pwd)
+	else
+		"$RIG/setup.sh" ksrc
+	fi
+}
+
+# The files the overlay provides (relative paths).
+overlay_files() {
+	(cd "$TOP" && for d in $OVERLAY_DIRS; do
+		[ -d "$d" ] && find "$d" -type f ! -name '*.orig' ! -name '*~'
+	done) | sort
+}
+
+# Paths that the patch series touches.
+patched_files() {
+	cat "$TOP"/patches/*.patch 2>/dev/null | sed -n 's|^+++ b/||p' | sort -u
+}
+
+cmd_tree() {
+	local src stage f manifest=$KPR_TREE/.kpr-manifest
+	src=$(pristine)
+	if [ ! -e "$KPR_TREE/.kpr-src" ] || [ "$(cat "$KPR_TREE/.kpr-src")" != "$src" ]; then
+		log "creating work tree $KPR_TREE from $src"
+		rm -rf "$KPR_TREE" "$KPR_OUT"
+		mkdir -p "$(dirname "$KPR_TREE")"
+		cp -al "$src" "$KPR_TREE" 2>/dev/null || cp -a "$src" "$KPR_TREE"
+		echo "$src" > "$KPR_TREE/.kpr-src"
+	fi
+	stage=$(mktemp -d)
+	# Patched files start from their pristine version.
+	for f in $(patched_files); do
+		[ -e "$src/$f" ] || continue
+		mkdir -p "$stage/$(dirname "$f")"
+		cp "$src/$f" "$stage/$f"
+	done
+	for p in "$TOP"/patches/*.patch; do
+		[ -e "$p" ] || continue
+		patch -s -p1 -d "$stage" --no-backup-if-mismatch < "$p" ||
+			die "patch $(basename "$p") does not apply to $src"
+	done
+	for f in $(overlay_files); do
+		mkdir -p "$stage/$(dirname "$f")"
+		cp "$TOP/$f" "$stage/$f"
+	done
+	# Copy only what differs, so that unchanged files keep their timestamps.
+	(cd "$stage" && find . -type f | sed 's|^\./||' | sort) > "$stage/.new-manifest"
+	while read -r f; do
+		[ "$f" = .new-manifest ] && continue
+		if ! cmp -s "$stage/$f" "$KPR_TREE/$f"; then
+			mkdir -p "$KPR_TREE/$(dirname "$f")"
+			rm -f "$KPR_TREE/$f"	# never write through a hard link
+			cp "$stage/$f" "$KPR_TREE/$f"
+		fi
+	done < "$stage/.new-manifest"
+	# Files we laid down before but not now: back to pristine, or gone.
+	if [ -e "$manifest" ]; then
+		comm -23 "$manifest" "$stage/.new-manifest" | while read -r f; do
+			rm -f "$KPR_TREE/$f"
+			[ -e "$src/$f" ] && cp "$src/$f" "$KPR_TREE/$f"
+		done
+	fi
+	grep -v '^\.new-manifest$' "$stage/.new-manifest" > "$manifest"
+	rm -rf "$stage"
+}
+
+make_vars() {
+	local rs bg
+	rs=${RUST_LIB_SRC:-$("$RIG/setup.sh" rustsrc)}
+	bg=$("$RIG/setup.sh" bindgen)
+	echo "O=$KPR_OUT LLVM=${KPR_LLVM:--19} RUST_LIB_SRC=$rs BINDGEN=$bg CLIPPY=1 W=1"
+}
+
+kmake() {
+	# shellcheck disable=SC2046
+	make -C "$KPR_TREE" -s $(make_vars) "$@"
+}
+
+cmd_config() {
+	local frag=$RIG/kernel.config sum
+	mkdir -p "$KPR_OUT"
+	sum=$(cat "$frag" "$KPR_TREE"/security/kportreserve/Kconfig 2>/dev/null | sha256sum)
+	if [ -f "$KPR_OUT/.config" ] &&
+	   [ "$(cat "$KPR_OUT/.kpr-config-sum" 2>/dev/null)" = "$sum" ]; then
+		return 0
+	fi
+	log "configuring (tinyconfig + $(basename "$frag"))"
+	kmake KCONFIG_ALLCONFIG="$frag" tinyconfig >/dev/null
+	# Every line of the fragment must have survived.
+	local miss=0 l
+	while read -r l; do
+		case "$l" in ''|'#'*) continue ;; esac
+		grep -qxF "$l" "$KPR_OUT/.config" || { log "config: $l did not stick"; miss=1; }
+	done < "$frag"
+	[ $miss = 0 ] || die "config fragment not satisfied (see above)"
+	echo "$sum" > "$KPR_OUT/.kpr-config-sum"
+}
+
+cmd_build() {
+	cmd_tree
+	cmd_config
+	kmake rustavailable >/dev/null || kmake rustavailable
+	log "building bzImage (log: $KPR_OUT/build.log)"
+	local t0=$SECONDS
+	if ! kmake -j"$JOBS" bzImage > "$KPR_OUT/build.log" 2>&1; then
+		tail -n 60 "$KPR_OUT/build.log" >&2
+		die "kernel build failed"
+	fi
+	log "built in $((SECONDS - t0)) s: $KPR_OUT/arch/x86/boot/bzImage"
+}
+
+case "${1:-}" in
+tree) cmd_tree ;;
+config) cmd_tree; cmd_config ;;
+build) cmd_build ;;
+vars) make_vars ;;
+make) shift; kmake "$@" ;;
+*) die "usage: kpr.sh tree|config|build|vars|make ARGS" ;;
+esac
