@@ -53,10 +53,6 @@ fn check_port(cred: &KprCred, sock: &Socket, port: u16) -> Result {
     let Some(proto) = proto_of(sock) else {
         return Ok(());
     };
-    // Rules are about the host's port space: other network namespaces have their own.
-    if !sock.in_init_net() {
-        return Ok(());
-    }
     // The hot path: one RCU-protected bit test, no allocation, no lock.
     let policy = {
         let guard = rcu::read_lock();
@@ -65,7 +61,8 @@ fn check_port(cred: &KprCred, sock: &Socket, port: u16) -> Result {
             _ => return Ok(()),
         }
     };
-    if sock.is_kernel() {
+    // Rules are about the host's port space: other network namespaces have their own.
+    if !sock.in_init_net() || sock.is_kernel() {
         return Ok(());
     }
     // The slow path, outside the RCU section because path lookups may sleep: the port is
