@@ -13,6 +13,10 @@
 #   KVM=1           try KVM (probed with a short timeout) instead of TCG
 
 RIG := tools/testing/kportreserve
+# rustup's toolchain, also when the caller's PATH lacks it (e.g. a non-login shell).
+ifeq ($(shell command -v rustc),)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+endif
 export KSRC KPR_CACHE JOBS RUST_LIB_SRC
 KPR_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kportreserve
 
