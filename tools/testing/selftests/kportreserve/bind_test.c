@@ -36,13 +36,8 @@ static void env_setup(struct __test_metadata *const _metadata,
 	char *range;
 	int err;
 
-	err = ensure_policy();
-	if (err)
-		SKIP(return, "%s: %s (kportreserve not enabled?)", KPR_POLICY,
-		     strerror(-err));
-	if (policy_locked())
-		SKIP(return, "the policy is locked until reboot");
-	ASSERT_EQ(0, write_policy("clear\n"));
+	if (!policy_ready(_metadata))
+		return;
 	ASSERT_EQ(0, set_lo_up());
 
 	err = sibling_path("kpr_bind", env->kpr_bind, sizeof(env->kpr_bind));

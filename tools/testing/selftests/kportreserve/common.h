@@ -223,6 +223,23 @@ static inline bool policy_locked(void)
 }
 
 /*
+ * Fixture set-up shared by the policy tests: skips without kportreserve or
+ * with a locked policy, else starts from an empty policy. False if skipped.
+ */
+static inline bool policy_ready(struct __test_metadata *const _metadata)
+{
+	int err = ensure_policy();
+
+	if (err)
+		SKIP(return false, "%s: %s (kportreserve not enabled?)",
+		     KPR_POLICY, strerror(-err));
+	if (policy_locked())
+		SKIP(return false, "the policy is locked until reboot");
+	EXPECT_EQ(0, write_policy("clear\n"));
+	return true;
+}
+
+/*
  * Puts in @buf the path of the program @name that sits next to the running
  * test binary; returns 0 or -errno (-ENOENT if it was not built).
  */

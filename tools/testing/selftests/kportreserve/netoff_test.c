@@ -725,18 +725,25 @@ TEST_F(netoff, user_namespace)
 
 /* ptrace. */
 
+/* In a child: waits until the parent closes its end of the pipe @p. */
+static void wait_for_close(int p[2])
+{
+	char c;
+
+	close(p[1]);
+	while (read(p[0], &c, 1) < 0 && errno == EINTR)
+		;
+}
+
 /* A child that waits until the pipe @p is closed; returns its pid. */
 static pid_t waiting_child(int p[2])
 {
 	pid_t pid;
-	char c;
 
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		close(p[1]);
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
-			;
+		wait_for_close(p);
 		_exit(0);
 	}
 	close(p[0]);
@@ -891,14 +898,11 @@ TEST_F(netoff, ptrace_network_off_tracee)
 static pid_t traceme_child(int p[2])
 {
 	pid_t pid;
-	char c;
 
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		close(p[1]);
-		while (read(p[0], &c, 1) < 0 && errno == EINTR)
-			;
+		wait_for_close(p);
 		_exit(ptrace(PTRACE_TRACEME, 0, NULL, NULL) ? errno : 0);
 	}
 	close(p[0]);

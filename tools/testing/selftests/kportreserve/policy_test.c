@@ -65,14 +65,7 @@ FIXTURE(policy) {};
 
 FIXTURE_SETUP(policy)
 {
-	int err = ensure_policy();
-
-	if (err)
-		SKIP(return, "%s: %s (kportreserve not enabled?)", KPR_POLICY,
-		     strerror(-err));
-	if (policy_locked())
-		SKIP(return, "the policy is locked until reboot");
-	ASSERT_EQ(0, write_policy("clear\n"));
+	policy_ready(_metadata);
 }
 
 FIXTURE_TEARDOWN_PARENT(policy)
@@ -661,13 +654,14 @@ TEST_F(policy, second_writer_busy)
 	free(p);
 }
 
-static int open_without_mac_admin(void *arg __maybe_unused)
+/*
+ * Opens the policy for reading, then for writing: 0 if the write open
+ * succeeded, its errno otherwise, 100 if even the read open failed.
+ */
+static int open_read_then_write(void)
 {
 	int fd;
 
-	if (drop_cap(CAP_MAC_ADMIN))
-		return KPR_EXIT_SETUP;
-	/* Reading needs no capability. */
 	fd = open(KPR_POLICY, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 100;
@@ -676,6 +670,14 @@ static int open_without_mac_admin(void *arg __maybe_unused)
 	if (fd >= 0)
 		return 0;
 	return errno;
+}
+
+static int open_without_mac_admin(void *arg __maybe_unused)
+{
+	if (drop_cap(CAP_MAC_ADMIN))
+		return KPR_EXIT_SETUP;
+	/* Reading needs no capability. */
+	return open_read_then_write();
 }
 
 /* Root without CAP_MAC_ADMIN may read but not write. */
@@ -690,21 +692,12 @@ TEST_F(policy, root_without_cap_mac_admin)
 
 static int open_in_user_ns(void *arg __maybe_unused)
 {
-	int fd;
-
 	if (unshare(CLONE_NEWUSER))
 		return KPR_EXIT_SKIP;
 	/* Root of the new namespace is root outside: the file mode allows. */
 	if (write_text("/proc/self/uid_map", "0 0 1\n"))
 		return KPR_EXIT_SKIP;
-	fd = open(KPR_POLICY, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 100;
-	close(fd);
-	fd = open(KPR_POLICY, O_WRONLY | O_CLOEXEC);
-	if (fd >= 0)
-		return 0;
-	return errno;
+	return open_read_then_write();
 }
 
 /* CAP_MAC_ADMIN in a user namespace but the initial one is not enough. */
