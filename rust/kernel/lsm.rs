@@ -5,18 +5,15 @@
 //! An LSM implements [`Hooks`] and declares itself with [`define_lsm!`](crate::define_lsm),
 //! which emits the `struct lsm_info` in `.lsm_info.init`, the hook list in
 //! `.data..ro_after_init`, the blob sizes and an init function that registers the hooks. The
-//! hooks receive safe views of their arguments ([`Socket`], [`SockAddr`], [`Binprm`], [`Task`])
-//! and reach their per-credential state through [`current_cred`], [`task_cred`] and
-//! [`commit_current_cred`].
+//! hooks receive safe views of their arguments ([`Socket`], [`Sock`], [`SockAddr`], [`Binprm`],
+//! [`Task`]) and a [`Context`], through which alone they reach their per-credential state.
 //!
 //! C header: [`include/linux/lsm_hooks.h`](srctree/include/linux/lsm_hooks.h)
 
 use crate::{
     bindings,
-    error::{
-        to_result,
-        VTABLE_DEFAULT_ERROR, //
-    },
+    error::VTABLE_DEFAULT_ERROR,
+    fs::File,
     prelude::*,
     str::CStr,
     sync::rcu,
@@ -71,10 +68,18 @@ impl Id {
 
 /// Per-credential state of an LSM, kept in the credential's security blob.
 ///
-/// The blob is zeroed when a credential is allocated and copied from the old credential when
-/// a new one is prepared (`cred_prepare`, `cred_transfer`), so the state is inherited across
-/// `fork()`, `exec()` and every credential change.
-pub trait CredBlob: Zeroable + Copy + Send + Sync + 'static {}
+/// The blob is zeroed when a credential is allocated (so the all-zero value must be valid and
+/// need no drop, as [`Zeroable`] says), cloned from the old credential when a new one is
+/// prepared (`cred_prepare`, `cred_transfer`), and dropped when the credential is freed
+/// (`cred_free`). The state is thus inherited across `fork()`, `exec()` and every credential
+/// change.
+///
+/// # Context
+///
+/// `clone` may be called in atomic context and must not sleep or allocate with `GFP_KERNEL`;
+/// `drop` may run from an RCU callback in softirq context and must not sleep either (dropping an
+/// [`Arc`](crate::sync::Arc) or a `KBox` is fine).
+pub trait CredBlob: Zeroable + Clone + Send + Sync + 'static {}
 
 impl CredBlob for () {}
 
@@ -88,22 +93,28 @@ pub trait Hooks: Sized + 'static {
 
     /// `socket_create`: may the current task create a socket? `kern` is true for kernel
     /// sockets.
-    fn socket_create(_family: i32, _kind: i32, _protocol: i32, _kern: bool) -> Result {
+    fn socket_create(
+        _cx: &mut Context<'_, Self>,
+        _family: i32,
+        _kind: i32,
+        _protocol: i32,
+        _kern: bool,
+    ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `socket_bind`: may the current task bind `sock` to `addr`?
-    fn socket_bind(_sock: &Socket, _addr: &SockAddr<'_>) -> Result {
+    fn socket_bind(_cx: &mut Context<'_, Self>, _sock: &Socket, _addr: &SockAddr<'_>) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `socket_connect`: may the current task connect `sock` to `addr`?
-    fn socket_connect(_sock: &Socket, _addr: &SockAddr<'_>) -> Result {
+    fn socket_connect(_cx: &mut Context<'_, Self>, _sock: &Socket, _addr: &SockAddr<'_>) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `socket_listen`: may the current task listen on `sock`?
-    fn socket_listen(_sock: &Socket) -> Result {
+    fn socket_listen(_cx: &mut Context<'_, Self>, _sock: &Socket) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -118,40 +129,77 @@ pub trait Hooks: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// `inet_bind_port`: may `sk` take the explicit local `port` (never 0)?
+    ///
+    /// Called where an inet bind takes its port: for user and kernel sockets alike, with the
+    /// port that a cgroup BPF program may have rewritten.
+    ///
+    /// # Context
+    ///
+    /// May be atomic (`bpf_bind()` runs inside a BPF program): must not sleep.
+    fn inet_bind_port(_cx: &mut Context<'_, Self>, _sk: &Sock, _port: u16) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// `socket_sendmsg`: may the current task send on `sock`, to `addr` if one is given?
-    fn socket_sendmsg(_sock: &Socket, _addr: Option<&SockAddr<'_>>, _flags: u32) -> Result {
+    fn socket_sendmsg(
+        _cx: &mut Context<'_, Self>,
+        _sock: &Socket,
+        _addr: Option<&SockAddr<'_>>,
+        _flags: u32,
+    ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `task_prctl`: handles `option` if it belongs to this LSM.
     ///
     /// Returns `None` for options that are not this LSM's, so that others may handle them.
-    fn task_prctl(_option: i32, _args: [usize; 4]) -> Option<Result<i32>> {
+    fn task_prctl(
+        _cx: &mut Context<'_, Self>,
+        _option: i32,
+        _args: [usize; 4],
+    ) -> Option<Result<i32>> {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `bprm_creds_for_exec`: called once per `execve()` with the file it names.
-    fn bprm_creds_for_exec(_bprm: &mut Binprm<'_, Self>) -> Result {
+    fn bprm_creds_for_exec(_cx: &mut Context<'_, Self>, _bprm: &mut Binprm<'_, Self>) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// `bprm_creds_from_file`: called with the final binary (the interpreter for scripts).
-    fn bprm_creds_from_file(_bprm: &mut Binprm<'_, Self>) -> Result {
+    /// `bprm_creds_from_file`: called with the final binary (the interpreter for scripts), past
+    /// the point of no return of `execve()`: an error kills the task.
+    fn bprm_creds_from_file(
+        _cx: &mut Context<'_, Self>,
+        _bprm: &mut Binprm<'_, Self>,
+        _file: &File,
+    ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// `ptrace_access_check`: may the current task ptrace `child`?
-    fn ptrace_access_check(_child: &Task, _mode: u32) -> Result {
+    /// `ptrace_access_check`: may the current task access `child` in `mode` (`PTRACE_MODE_*`)?
+    ///
+    /// Besides `ptrace()`, this guards `/proc/PID/mem`, `process_vm_writev()`, `pidfd_getfd()`
+    /// and the other ways of inspecting or controlling another task.
+    ///
+    /// # Context
+    ///
+    /// Atomic: called with the child's task lock held.
+    fn ptrace_access_check(_cx: &mut Context<'_, Self>, _child: &Task, _mode: u32) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `ptrace_traceme`: may `parent` trace the current task?
-    fn ptrace_traceme(_parent: &Task) -> Result {
+    ///
+    /// # Context
+    ///
+    /// Atomic: called with `tasklist_lock` held.
+    fn ptrace_traceme(_cx: &mut Context<'_, Self>, _parent: &Task) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
     /// `uring_override_creds`: may an io_uring request of the current task run with `new`?
-    fn uring_override_creds(_new: &Self::Cred) -> Result {
+    fn uring_override_creds(_cx: &mut Context<'_, Self>, _new: &Self::Cred) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 }
@@ -181,50 +229,87 @@ unsafe fn cred_blob_ptr<T: Declared>(cred: *const bindings::cred) -> *mut T::Cre
     unsafe { (*cred).security.cast::<u8>().add(off).cast() }
 }
 
-/// Returns a copy of the LSM's state in the current task's subjective credential.
-#[inline]
-pub fn current_cred<T: Declared>() -> T::Cred {
-    // SAFETY: The current task's credential is live while the task runs and is only replaced,
-    // never modified in place, once committed.
-    let cred = unsafe { bindings::current_cred() };
-    // SAFETY: `cred` is live; its blob was zeroed or copied, so it holds a valid `T::Cred`.
-    unsafe { cred_blob_ptr::<T>(cred).read() }
+/// The context of a running hook of the LSM `T`: the proof that `T` is registered and enabled,
+/// and the only way to reach `T`'s per-credential state.
+///
+/// The framework turns the blob sizes that an LSM asks for into offsets only when the LSM is
+/// enabled, so the blob accessors are sound only inside the hooks of an enabled LSM. A context
+/// is created by the adapters of [`define_lsm!`](crate::define_lsm) alone, for the duration of
+/// one hook call on the current task, and cannot be sent to another thread.
+///
+/// # Invariants
+///
+/// `T`'s hooks are registered, so `T::blob_sizes()` holds offsets; the context lives on the stack
+/// of a hook call on the current task.
+pub struct Context<'a, T: Hooks> {
+    _p: PhantomData<(&'a (), *mut T)>,
 }
 
-/// Returns a copy of the LSM's state in `task`'s objective credential.
-pub fn task_cred<T: Declared>(task: &Task) -> T::Cred {
-    let _guard = rcu::read_lock();
-    // SAFETY: `task` is live; its `real_cred` stays live inside the RCU read-side section.
-    let cred = unsafe { (*task.as_ptr()).real_cred };
-    // SAFETY: As in `current_cred`.
-    unsafe { cred_blob_ptr::<T>(cred).read() }
-}
-
-/// Changes the LSM's state of the current task: prepares new credentials, lets `f` modify
-/// the blob and commits them, or discards them if `f` fails.
-///
-/// # Context
-///
-/// Process context, no locks held: it allocates and may sleep.
-pub fn commit_current_cred<T: Declared>(f: impl FnOnce(&mut T::Cred) -> Result) -> Result {
-    // SAFETY: Called in process context.
-    let new = unsafe { bindings::prepare_creds() };
-    if new.is_null() {
-        return Err(ENOMEM);
+impl<T: Declared> Context<'_, T> {
+    /// # Safety
+    ///
+    /// Called only by an adapter of a hook of `T` that the framework called.
+    unsafe fn new() -> Self {
+        // INVARIANT: By the safety requirements.
+        Self { _p: PhantomData }
     }
-    // SAFETY: `new` is a fresh credential that only this thread sees until it is committed.
-    let blob = unsafe { &mut *cred_blob_ptr::<T>(new) };
-    match f(blob) {
-        Ok(()) => {
-            // SAFETY: `new` came from `prepare_creds` and was not committed before; this
-            // consumes our reference.
-            unsafe { bindings::commit_creds(new) };
-            Ok(())
+
+    /// The LSM's state in the current task's subjective credential.
+    ///
+    /// The reference is valid while the context is borrowed: the current credential is only
+    /// replaced by the task itself, and [`Context::commit_cred`] needs the context mutably.
+    #[inline]
+    pub fn cred(&self) -> &T::Cred {
+        // SAFETY: The current task's credential is live while the task runs, and stays so while
+        // `self` is borrowed (see above).
+        let cred = unsafe { bindings::current_cred() };
+        // SAFETY: `cred` is live, and by the type invariants the offsets are final; its blob was
+        // zeroed or cloned, so it holds a valid `T::Cred`, never changed once committed.
+        unsafe { &*cred_blob_ptr::<T>(cred) }
+    }
+
+    /// Calls `f` with the LSM's state in `task`'s objective credential (`real_cred`), read under
+    /// RCU.
+    ///
+    /// # Context
+    ///
+    /// `f` runs in an RCU read-side critical section: it must not sleep.
+    pub fn with_task_cred<R>(&self, task: &Task, f: impl FnOnce(&T::Cred) -> R) -> R {
+        let _guard = rcu::read_lock();
+        // SAFETY: `task` is live; `rcu_dereference()` of its `real_cred` is valid inside the RCU
+        // read-side critical section, which outlives the use below.
+        let cred = unsafe { bindings::lsm_task_real_cred(task.as_ptr()) };
+        // SAFETY: As in `cred`; the credential stays live until the guard is dropped.
+        f(unsafe { &*cred_blob_ptr::<T>(cred) })
+    }
+
+    /// Changes the LSM's state of the current task: prepares new credentials, lets `f` modify
+    /// the blob and commits them, or discards them if `f` fails.
+    ///
+    /// # Context
+    ///
+    /// Process context, no locks held: it allocates and may sleep.
+    pub fn commit_cred(&mut self, f: impl FnOnce(&mut T::Cred) -> Result) -> Result {
+        // SAFETY: Called in process context.
+        let new = unsafe { bindings::prepare_creds() };
+        if new.is_null() {
+            return Err(ENOMEM);
         }
-        Err(e) => {
-            // SAFETY: As above; `abort_creds` drops the unused credential.
-            unsafe { bindings::abort_creds(new) };
-            Err(e)
+        // SAFETY: `new` is a fresh credential that only this thread sees until it is committed,
+        // with a blob cloned by `cred_prepare`.
+        let blob = unsafe { &mut *cred_blob_ptr::<T>(new) };
+        match f(blob) {
+            Ok(()) => {
+                // SAFETY: `new` came from `prepare_creds` and was not committed before; this
+                // consumes our reference.
+                unsafe { bindings::commit_creds(new) };
+                Ok(())
+            }
+            Err(e) => {
+                // SAFETY: As above; `abort_creds` drops the unused credential.
+                unsafe { bindings::abort_creds(new) };
+                Err(e)
+            }
         }
     }
 }
@@ -242,65 +327,65 @@ pub fn capable(cap: u32) -> bool {
     unsafe { bindings::capable(cap as c_int) }
 }
 
-/// The identity of a file: device and inode number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Zeroable)]
-#[repr(C)]
-pub struct FileId {
-    /// The inode number.
-    pub ino: u64,
-    /// The device of the file system (`st_dev`).
-    pub dev: u32,
-    /// Non-zero for a valid id.
-    pub valid: u32,
-}
+/// A network socket (`struct sock`) as an LSM hook sees it.
+///
+/// # Invariants
+///
+/// References only come from `Sock::from_raw`, for a live `struct sock`.
+#[repr(transparent)]
+pub struct Sock(Opaque<bindings::sock>);
 
-impl FileId {
+impl Sock {
     /// # Safety
     ///
-    /// `inode` is a live inode.
-    unsafe fn from_inode(inode: *const bindings::inode) -> Self {
-        // SAFETY: `inode` is live (safety requirements), and its super block outlives it.
-        unsafe {
-            Self {
-                ino: (*inode).i_ino,
-                dev: (*(*inode).i_sb).s_dev,
-                valid: 1,
-            }
-        }
+    /// `ptr` is a live `struct sock` for the duration of `'a`.
+    unsafe fn from_raw<'a>(ptr: *const bindings::sock) -> &'a Self {
+        // SAFETY: `Sock` is a transparent wrapper; the caller guarantees liveness.
+        unsafe { &*ptr.cast() }
     }
 
-    /// Resolves `path` (following symlinks) to the file it names now.
+    fn as_ptr(&self) -> *const bindings::sock {
+        self.0.get()
+    }
+
+    /// The address family (`AF_*`).
     ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::lsm::FileId;
-    ///
-    /// let root = FileId::lookup(c"/")?;
-    /// assert!(root.valid != 0);
-    /// assert_eq!(FileId::lookup(c"/.")?, root);
-    /// assert_eq!(FileId::lookup(c"/no/such/file"), Err(ENOENT));
-    /// # Ok::<(), Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// Any error of the path walk, e.g. `ENOENT` when nothing is at `path`.
-    ///
-    /// # Context
-    ///
-    /// Process context: it may sleep.
-    pub fn lookup(path: &CStr) -> Result<Self> {
-        let mut p = core::mem::MaybeUninit::<bindings::path>::uninit();
-        // SAFETY: `path` is a valid C string and `p` is writable.
-        to_result(unsafe {
-            bindings::kern_path(path.as_char_ptr(), bindings::LOOKUP_FOLLOW, p.as_mut_ptr())
-        })?;
-        // SAFETY: `kern_path` succeeded, so `p` holds a referenced path to a positive dentry.
-        let id = unsafe { Self::from_inode((*(*p.as_ptr()).dentry).d_inode) };
-        // SAFETY: Drops the reference that `kern_path` took.
-        unsafe { bindings::path_put(p.as_ptr()) };
-        Ok(id)
+    /// It is read once, as `READ_ONCE()` does: `setsockopt(IPV6_ADDRFORM)` may change it
+    /// concurrently from `AF_INET6` to `AF_INET`.
+    pub fn family(&self) -> u16 {
+        // SAFETY: The socket is live (type invariants).
+        unsafe { bindings::lsm_sk_family(self.as_ptr()) }
+    }
+
+    /// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`, ...), fixed at creation.
+    pub fn kind(&self) -> u16 {
+        // SAFETY: The socket is live (type invariants); `sk_type` never changes after creation.
+        unsafe { (*self.as_ptr()).sk_type }
+    }
+
+    /// The protocol (`IPPROTO_TCP`, ...), fixed at creation.
+    pub fn protocol(&self) -> u16 {
+        // SAFETY: The socket is live (type invariants); `sk_protocol` never changes after
+        // creation.
+        unsafe { (*self.as_ptr()).sk_protocol }
+    }
+
+    /// True for a socket created by the kernel for its own use (`sock_create_kern()`).
+    pub fn is_kernel(&self) -> bool {
+        // SAFETY: The socket is live (type invariants); the bit is set at creation.
+        unsafe { (*self.as_ptr()).sk_kern_sock() != 0 }
+    }
+
+    /// True if the socket belongs to the initial network namespace.
+    pub fn in_init_net(&self) -> bool {
+        // SAFETY: The socket is live (type invariants) and holds a reference on its namespace.
+        unsafe { bindings::lsm_net_is_init(bindings::lsm_sk_net(self.as_ptr())) }
+    }
+
+    /// The local port in host order for an inet socket; 0 while it is unbound.
+    pub fn local_port(&self) -> u16 {
+        // SAFETY: The socket is live (type invariants).
+        unsafe { bindings::lsm_sk_local_port(self.as_ptr()) }
     }
 }
 
@@ -321,45 +406,21 @@ impl Socket {
         unsafe { &*ptr.cast() }
     }
 
-    fn sk(&self) -> *const bindings::sock {
-        // SAFETY: By the `from_raw` contract, the socket is live.
-        unsafe { (*self.0.get()).sk }
+    /// The network socket.
+    pub fn sk(&self) -> &Sock {
+        // SAFETY: By the type invariants, the socket is live and has a `sk`, which lives as long
+        // as the socket.
+        unsafe { Sock::from_raw((*self.0.get()).sk) }
     }
 
-    /// The address family (`AF_*`).
+    /// The address family (`AF_*`); see [`Sock::family`].
     pub fn family(&self) -> u16 {
-        // SAFETY: `sk` is live (see `from_raw`).
-        unsafe { (*self.sk()).__sk_common.skc_family }
+        self.sk().family()
     }
 
-    /// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`, ...).
-    pub fn kind(&self) -> u16 {
-        // SAFETY: `sk` is live (see `from_raw`).
-        unsafe { (*self.sk()).sk_type }
-    }
-
-    /// The protocol (`IPPROTO_TCP`, ...).
-    pub fn protocol(&self) -> u16 {
-        // SAFETY: `sk` is live (see `from_raw`).
-        unsafe { (*self.sk()).sk_protocol }
-    }
-
-    /// True for a socket created by the kernel for its own use.
+    /// True for a kernel socket; see [`Sock::is_kernel`].
     pub fn is_kernel(&self) -> bool {
-        // SAFETY: `sk` is live (see `from_raw`).
-        unsafe { (*self.sk()).sk_kern_sock() != 0 }
-    }
-
-    /// True if the socket belongs to the initial network namespace.
-    pub fn in_init_net(&self) -> bool {
-        // SAFETY: `sk` is live (see `from_raw`) and holds a reference on its namespace.
-        unsafe { bindings::lsm_net_is_init(bindings::lsm_sk_net(self.sk())) }
-    }
-
-    /// The local port in host order for an inet socket; 0 while it is unbound.
-    pub fn local_port(&self) -> u16 {
-        // SAFETY: `sk` is live (see `from_raw`).
-        unsafe { bindings::lsm_sk_local_port(self.sk()) }
+        self.sk().is_kernel()
     }
 }
 
@@ -412,6 +473,13 @@ impl<'a> SockAddr<'a> {
         Some(u16::from_be_bytes([*self.0.get(2)?, *self.0.get(3)?]))
     }
 
+    /// The port (host order) of the transport address in a `struct sockaddr_rxrpc`, where an
+    /// `AF_RXRPC` socket names the UDP port it binds; `None` if the address is too short.
+    pub fn rxrpc_transport_port(&self) -> Option<u16> {
+        let at = core::mem::offset_of!(bindings::sockaddr_rxrpc, transport) + 2;
+        Some(u16::from_be_bytes([*self.0.get(at)?, *self.0.get(at + 1)?]))
+    }
+
     /// The length in bytes.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -435,15 +503,44 @@ pub struct Binprm<'a, T: Hooks> {
 }
 
 impl<T: Declared> Binprm<'_, T> {
-    /// The identity of the file being executed (`bprm->file`).
-    pub fn file_id(&self) -> FileId {
-        // SAFETY: `ptr` is a live binprm whose `file` is open during the hooks.
-        unsafe { FileId::from_inode((*(*self.ptr).file).f_inode) }
+    /// The file being executed (`bprm->file`): the file that `execve()` names in
+    /// `bprm_creds_for_exec`.
+    pub fn file(&self) -> &File {
+        // SAFETY: `ptr` is a live binprm whose `file` is open and referenced during the hooks;
+        // nobody uses `fdget_pos` on it.
+        unsafe { File::from_raw_file((*self.ptr).file) }
+    }
+
+    /// True if the exec runs under conditions in which it must not raise privileges, as a
+    /// set-user-ID exec would not: the task is being ptraced (`LSM_UNSAFE_PTRACE`), or shares
+    /// its file system state with another process (`LSM_UNSAFE_SHARE`), which could then change
+    /// its root or working directory.
+    pub fn is_unsafe(&self) -> bool {
+        let unsafe_mask = (bindings::LSM_UNSAFE_PTRACE | bindings::LSM_UNSAFE_SHARE) as c_int;
+        // SAFETY: `ptr` is live; `unsafe` was computed before the LSM hooks run.
+        unsafe { (*self.ptr).unsafe_ & unsafe_mask != 0 }
+    }
+
+    /// True if the exec runs an interpreter (a `#!` script or a `binfmt_misc` handler), so that
+    /// `bprm_creds_from_file` sees another file than `bprm_creds_for_exec`.
+    pub fn is_interpreted(&self) -> bool {
+        // SAFETY: `ptr` is live; `interp` starts as `filename` and is replaced by
+        // `bprm_change_interp()` only.
+        unsafe { (*self.ptr).interp != (*self.ptr).filename }
+    }
+
+    /// Makes the new program run in secure-execution mode (`AT_SECURE`), as a set-user-ID
+    /// program does: the dynamic loader then ignores `LD_PRELOAD`, `LD_LIBRARY_PATH` and the
+    /// like, and the parent cannot send it a death signal.
+    pub fn set_secureexec(&mut self) {
+        // SAFETY: `ptr` is live and private to the exec'ing thread.
+        unsafe { (*self.ptr).set_secureexec(1) };
     }
 
     /// The LSM state of the credential that the exec will install.
     pub fn cred_mut(&mut self) -> &mut T::Cred {
-        // SAFETY: `bprm->cred` is private to the exec'ing thread until it is committed.
+        // SAFETY: `bprm->cred` is private to the exec'ing thread until it is committed, and the
+        // offsets are final (a `Binprm` only exists inside a hook).
         unsafe { &mut *cred_blob_ptr::<T>((*self.ptr).cred) }
     }
 }
@@ -461,29 +558,43 @@ fn ret(r: Result) -> c_int {
 pub mod adapters {
     use super::*;
 
+    /// Runs `f` with a new [`Context`].
+    ///
     /// # Safety
     ///
-    /// Called by the LSM framework with valid arguments.
-    pub unsafe extern "C" fn socket_create<T: Hooks>(
+    /// Called by an adapter of a hook of `T` that the framework called.
+    unsafe fn with_cx<T: Declared, R>(f: impl FnOnce(&mut Context<'_, T>) -> R) -> R {
+        // SAFETY: By the safety requirements.
+        let mut cx = unsafe { Context::new() };
+        f(&mut cx)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework.
+    pub unsafe extern "C" fn socket_create<T: Declared>(
         family: c_int,
         kind: c_int,
         protocol: c_int,
         kern: c_int,
     ) -> c_int {
-        ret(T::socket_create(family, kind, protocol, kern != 0))
+        // SAFETY: Called by the framework.
+        ret(unsafe {
+            with_cx::<T, _>(|cx| T::socket_create(cx, family, kind, protocol, kern != 0))
+        })
     }
 
-    /// Calls `hook` with safe views of a socket and an address.
+    /// Calls `hook` with a context and safe views of a socket and an address.
     ///
     /// # Safety
     ///
-    /// `sock` is a live socket and `address` is valid for reads of `addrlen` bytes, for the
-    /// duration of the call.
-    unsafe fn sock_addr_hook(
+    /// Called by an adapter of a hook of `T` that the framework called; `sock` is a live socket
+    /// and `address` is valid for reads of `addrlen` bytes, for the duration of the call.
+    unsafe fn sock_addr_hook<T: Declared>(
         sock: *mut bindings::socket,
         address: *mut bindings::sockaddr,
         addrlen: c_int,
-        hook: impl FnOnce(&Socket, &SockAddr<'_>) -> Result,
+        hook: impl FnOnce(&mut Context<'_, T>, &Socket, &SockAddr<'_>) -> Result,
     ) -> c_int {
         // SAFETY: By the safety requirements.
         let (sock, addr) = unsafe {
@@ -492,48 +603,51 @@ pub mod adapters {
                 SockAddr::from_raw(address.cast(), addrlen),
             )
         };
-        ret(hook(sock, &addr))
+        // SAFETY: By the safety requirements.
+        ret(unsafe { with_cx(|cx| hook(cx, sock, &addr)) })
     }
 
     /// # Safety
     ///
     /// Called by the LSM framework with a live socket and an address of `addrlen` bytes.
-    pub unsafe extern "C" fn socket_bind<T: Hooks>(
+    pub unsafe extern "C" fn socket_bind<T: Declared>(
         sock: *mut bindings::socket,
         address: *mut bindings::sockaddr,
         addrlen: c_int,
     ) -> c_int {
         // SAFETY: By the safety requirements.
-        unsafe { sock_addr_hook(sock, address, addrlen, T::socket_bind) }
+        unsafe { sock_addr_hook::<T>(sock, address, addrlen, T::socket_bind) }
     }
 
     /// # Safety
     ///
     /// Called by the LSM framework with a live socket and an address of `addrlen` bytes.
-    pub unsafe extern "C" fn socket_connect<T: Hooks>(
+    pub unsafe extern "C" fn socket_connect<T: Declared>(
         sock: *mut bindings::socket,
         address: *mut bindings::sockaddr,
         addrlen: c_int,
     ) -> c_int {
         // SAFETY: By the safety requirements.
-        unsafe { sock_addr_hook(sock, address, addrlen, T::socket_connect) }
+        unsafe { sock_addr_hook::<T>(sock, address, addrlen, T::socket_connect) }
     }
 
     /// # Safety
     ///
     /// Called by the LSM framework with a live socket.
-    pub unsafe extern "C" fn socket_listen<T: Hooks>(
+    pub unsafe extern "C" fn socket_listen<T: Declared>(
         sock: *mut bindings::socket,
         _backlog: c_int,
     ) -> c_int {
         // SAFETY: By the safety requirements.
-        ret(T::socket_listen(unsafe { Socket::from_raw(sock) }))
+        let sock = unsafe { Socket::from_raw(sock) };
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::socket_listen(cx, sock)) })
     }
 
     /// # Safety
     ///
     /// Called by the LSM framework with a live network namespace.
-    pub unsafe extern "C" fn inet_port_reserved<T: Hooks>(
+    pub unsafe extern "C" fn inet_port_reserved<T: Declared>(
         net: *const bindings::net,
         port: c_ushort,
     ) -> c_int {
@@ -544,8 +658,21 @@ pub mod adapters {
 
     /// # Safety
     ///
+    /// Called by the LSM framework with a live `struct sock`.
+    pub unsafe extern "C" fn inet_bind_port<T: Declared>(
+        sk: *mut bindings::sock,
+        port: c_ushort,
+    ) -> c_int {
+        // SAFETY: By the safety requirements.
+        let sk = unsafe { Sock::from_raw(sk) };
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::inet_bind_port(cx, sk, port)) })
+    }
+
+    /// # Safety
+    ///
     /// Called by the LSM framework with a live socket and message header.
-    pub unsafe extern "C" fn socket_sendmsg<T: Hooks>(
+    pub unsafe extern "C" fn socket_sendmsg<T: Declared>(
         sock: *mut bindings::socket,
         msg: *mut bindings::msghdr,
         _size: c_int,
@@ -560,13 +687,14 @@ pub mod adapters {
             )
         };
         let addr = if name.is_empty() { None } else { Some(&name) };
-        ret(T::socket_sendmsg(sock, addr, flags))
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::socket_sendmsg(cx, sock, addr, flags)) })
     }
 
     /// # Safety
     ///
     /// Called by the LSM framework.
-    pub unsafe extern "C" fn task_prctl<T: Hooks>(
+    pub unsafe extern "C" fn task_prctl<T: Declared>(
         option: c_int,
         arg2: c_ulong,
         arg3: c_ulong,
@@ -574,7 +702,8 @@ pub mod adapters {
         arg5: c_ulong,
     ) -> c_int {
         let args = [arg2, arg3, arg4, arg5];
-        match T::task_prctl(option, args) {
+        // SAFETY: Called by the framework.
+        match unsafe { with_cx::<T, _>(|cx| T::task_prctl(cx, option, args)) } {
             None => ENOSYS.to_errno(),
             Some(Ok(v)) => v,
             Some(Err(e)) => e.to_errno(),
@@ -591,7 +720,8 @@ pub mod adapters {
             ptr: bprm,
             _p: PhantomData,
         };
-        ret(T::bprm_creds_for_exec(&mut b))
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx(|cx| T::bprm_creds_for_exec(cx, &mut b)) })
     }
 
     /// # Safety
@@ -599,34 +729,42 @@ pub mod adapters {
     /// Called by the LSM framework with a live binprm and file.
     pub unsafe extern "C" fn bprm_creds_from_file<T: Declared>(
         bprm: *mut bindings::linux_binprm,
-        _file: *const bindings::file,
+        file: *const bindings::file,
     ) -> c_int {
         let mut b = Binprm::<T> {
             ptr: bprm,
             _p: PhantomData,
         };
-        ret(T::bprm_creds_from_file(&mut b))
+        // SAFETY: `file` is `bprm->file` or `bprm->executable`, open and referenced for the
+        // duration of the hook; nobody uses `fdget_pos` on it.
+        let file = unsafe { File::from_raw_file(file) };
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx(|cx| T::bprm_creds_from_file(cx, &mut b, file)) })
     }
 
     /// # Safety
     ///
     /// Called by the LSM framework with a live task.
-    pub unsafe extern "C" fn ptrace_access_check<T: Hooks>(
+    pub unsafe extern "C" fn ptrace_access_check<T: Declared>(
         child: *mut bindings::task_struct,
         mode: c_uint,
     ) -> c_int {
         // SAFETY: `Task` is a transparent wrapper and `child` is live during the hook.
         let child = unsafe { &*child.cast::<Task>() };
-        ret(T::ptrace_access_check(child, mode))
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::ptrace_access_check(cx, child, mode)) })
     }
 
     /// # Safety
     ///
     /// Called by the LSM framework with a live task.
-    pub unsafe extern "C" fn ptrace_traceme<T: Hooks>(parent: *mut bindings::task_struct) -> c_int {
+    pub unsafe extern "C" fn ptrace_traceme<T: Declared>(
+        parent: *mut bindings::task_struct,
+    ) -> c_int {
         // SAFETY: `Task` is a transparent wrapper and `parent` is live during the hook.
         let parent = unsafe { &*parent.cast::<Task>() };
-        ret(T::ptrace_traceme(parent))
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::ptrace_traceme(cx, parent)) })
     }
 
     /// # Safety
@@ -635,9 +773,11 @@ pub mod adapters {
     pub unsafe extern "C" fn uring_override_creds<T: Declared>(
         new: *const bindings::cred,
     ) -> c_int {
-        // SAFETY: `new` is live; its blob holds a valid `T::Cred`.
-        let blob = unsafe { cred_blob_ptr::<T>(new).read() };
-        ret(T::uring_override_creds(&blob))
+        // SAFETY: `new` is live during the hook; its blob holds a valid `T::Cred`, and the
+        // offsets are final since the framework calls our hook.
+        let blob = unsafe { &*cred_blob_ptr::<T>(new) };
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx(|cx| T::uring_override_creds(cx, blob)) })
     }
 
     /// # Safety
@@ -648,8 +788,9 @@ pub mod adapters {
         old: *const bindings::cred,
         _gfp: bindings::gfp_t,
     ) -> c_int {
-        // SAFETY: Both are live; `new` is not visible to others yet.
-        unsafe { cred_blob_ptr::<T>(new).write(cred_blob_ptr::<T>(old).read()) };
+        // SAFETY: Both are live with final offsets; `new` is not visible to others yet and its
+        // blob is zeroed, so overwriting it drops nothing.
+        unsafe { cred_blob_ptr::<T>(new).write((*cred_blob_ptr::<T>(old)).clone()) };
         0
     }
 
@@ -660,8 +801,18 @@ pub mod adapters {
         new: *mut bindings::cred,
         old: *const bindings::cred,
     ) {
-        // SAFETY: Both are live; `new` is not visible to others yet.
-        unsafe { cred_blob_ptr::<T>(new).write(cred_blob_ptr::<T>(old).read()) };
+        // SAFETY: As in `cred_prepare`: `new` comes from `cred_alloc_blank()`, zeroed.
+        unsafe { cred_blob_ptr::<T>(new).write((*cred_blob_ptr::<T>(old)).clone()) };
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a credential that is being freed.
+    pub unsafe extern "C" fn cred_free<T: Declared>(cred: *mut bindings::cred) {
+        // SAFETY: The framework calls this once, for a credential with a blob, which holds a
+        // valid `T::Cred` (zeroed, or written by `cred_prepare` or `cred_transfer`) that nothing
+        // uses any more.
+        unsafe { core::ptr::drop_in_place(cred_blob_ptr::<T>(cred)) };
     }
 }
 
@@ -669,7 +820,8 @@ pub mod adapters {
 ///
 /// `type` implements [`Hooks`]; `hooks` lists the hooks to register, each of which must be
 /// implemented. `init` runs from `security_init()`; `initcall_fs` runs as an `fs_initcall`,
-/// after securityfs is up. The credential blob hooks are always registered.
+/// after securityfs is up. The credential blob hooks (`cred_prepare`, `cred_transfer`,
+/// `cred_free`) are always registered.
 ///
 /// ```ignore
 /// kernel::define_lsm! {
@@ -710,13 +862,15 @@ macro_rules! define_lsm {
                 }
             }
 
-            const __N: usize = [$(stringify!($hook),)* "cred_prepare", "cred_transfer"].len();
+            const __N: usize =
+                [$(stringify!($hook),)* "cred_prepare", "cred_transfer", "cred_free"].len();
 
             #[link_section = ".data..ro_after_init"]
             static mut __LSM_HOOKS: [__lsm::security_hook_list; __N] = [
                 $($crate::__lsm_hook!($hook, $t),)*
                 $crate::__lsm_hook!(cred_prepare, $t),
                 $crate::__lsm_hook!(cred_transfer, $t),
+                $crate::__lsm_hook!(cred_free, $t),
             ];
 
             #[link_section = ".init.text"]
@@ -780,11 +934,16 @@ pub fn printk_ratelimit() -> bool {
     unsafe { bindings::__printk_ratelimit(c"lsm".as_char_ptr()) != 0 }
 }
 
-/// The command name (`comm`) of the current task.
+/// The command name (`comm`) of the current task, NUL-padded.
+///
+/// Another thread may rename the task at the same time (`prctl(PR_SET_NAME)`, writing
+/// `/proc/PID/comm`); the name is copied the way `get_task_comm()` copies it, so the result is a
+/// possibly torn but always NUL-terminated name, as C LSMs print it.
 pub fn current_comm() -> [u8; 16] {
-    // SAFETY: The current task is live; `comm` is a NUL-terminated array that is only ever
-    // rewritten with a terminating NUL, as the C code that prints it assumes.
-    unsafe { (*bindings::get_current()).comm }
+    let mut buf = [0u8; 16];
+    // SAFETY: The current task is live and `buf` is writable for its length.
+    unsafe { bindings::lsm_current_comm(buf.as_mut_ptr().cast(), buf.len()) };
+    buf
 }
 
 /// Writes the path of the current task's executable into the end of `buf` and returns it.

@@ -40,7 +40,7 @@ file == 1 {
 		n = split(line, w, " ")
 		name = (w[1] == "not") ? w[4] : w[3]
 		if (suite == "rust_doctests_kernel") {
-			if (name !~ /^rust_doctest_kernel_(lsm|securityfs|sync_rcu_box)_rs_/)
+			if (name !~ /^rust_doctest_kernel_(lsm|securityfs|sync_rcu_box|fs_path)_rs_/)
 				next
 			doctests++
 		}
