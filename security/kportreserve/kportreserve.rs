@@ -7,9 +7,12 @@
 //! `Documentation/userspace-api/kportreserve.rst`.
 
 use kernel::{
+    fs::File,
     lsm::{
         self,
         Binprm,
+        Context,
+        Sock,
         SockAddr, //
         Socket,
     },
@@ -19,6 +22,7 @@ use kernel::{
 
 mod cred;
 mod fs;
+mod identity;
 mod limits;
 mod net;
 mod netoff;
@@ -29,55 +33,74 @@ const __LOG_PREFIX: &[u8] = b"kportreserve\0";
 /// The LSM.
 pub(crate) struct KPortReserve;
 
+type Cx<'a> = Context<'a, KPortReserve>;
+
 impl lsm::Hooks for KPortReserve {
     type Cred = cred::KprCred;
 
-    fn socket_create(family: i32, _kind: i32, _protocol: i32, kern: bool) -> Result {
-        netoff::socket_create(&lsm::current_cred::<Self>(), family, kern)
+    fn socket_create(
+        cx: &mut Cx<'_>,
+        family: i32,
+        _kind: i32,
+        _protocol: i32,
+        kern: bool,
+    ) -> Result {
+        netoff::socket_create(cx.cred(), family, kern)
     }
 
-    fn socket_bind(sock: &Socket, addr: &SockAddr<'_>) -> Result {
-        net::socket_bind(sock, addr)
+    fn socket_bind(cx: &mut Cx<'_>, sock: &Socket, addr: &SockAddr<'_>) -> Result {
+        net::socket_bind(cx, sock, addr)
     }
 
-    fn socket_connect(sock: &Socket, _addr: &SockAddr<'_>) -> Result {
-        netoff::socket_use(&lsm::current_cred::<Self>(), sock)
+    fn socket_connect(cx: &mut Cx<'_>, sock: &Socket, _addr: &SockAddr<'_>) -> Result {
+        netoff::socket_use(cx.cred(), sock)
     }
 
-    fn socket_listen(sock: &Socket) -> Result {
-        netoff::socket_use(&lsm::current_cred::<Self>(), sock)
+    fn socket_listen(cx: &mut Cx<'_>, sock: &Socket) -> Result {
+        netoff::socket_use(cx.cred(), sock)
     }
 
     fn inet_port_reserved(init_net: bool, port: u16) -> bool {
         net::inet_port_reserved(init_net, port)
     }
 
-    fn socket_sendmsg(sock: &Socket, addr: Option<&SockAddr<'_>>, flags: u32) -> Result {
-        netoff::socket_sendmsg(&lsm::current_cred::<Self>(), sock, addr, flags)
+    fn inet_bind_port(cx: &mut Cx<'_>, sk: &Sock, port: u16) -> Result {
+        net::inet_bind_port(cx, sk, port)
     }
 
-    fn task_prctl(option: i32, args: [usize; 4]) -> Option<Result<i32>> {
-        netoff::task_prctl(option, args)
+    fn socket_sendmsg(
+        cx: &mut Cx<'_>,
+        sock: &Socket,
+        addr: Option<&SockAddr<'_>>,
+        flags: u32,
+    ) -> Result {
+        netoff::socket_sendmsg(cx.cred(), sock, addr, flags)
     }
 
-    fn bprm_creds_for_exec(bprm: &mut Binprm<'_, Self>) -> Result {
-        cred::bprm_creds_for_exec(bprm)
+    fn task_prctl(cx: &mut Cx<'_>, option: i32, args: [usize; 4]) -> Option<Result<i32>> {
+        netoff::task_prctl(cx, option, args)
     }
 
-    fn bprm_creds_from_file(bprm: &mut Binprm<'_, Self>) -> Result {
-        cred::bprm_creds_from_file(bprm)
+    fn bprm_creds_for_exec(cx: &mut Cx<'_>, bprm: &mut Binprm<'_, Self>) -> Result {
+        identity::bprm_creds_for_exec(cx, bprm)
     }
 
-    fn ptrace_access_check(child: &Task, mode: u32) -> Result {
-        netoff::ptrace_access_check(child, mode)
+    fn bprm_creds_from_file(cx: &mut Cx<'_>, bprm: &mut Binprm<'_, Self>, file: &File) -> Result {
+        identity::bprm_creds_from_file(cx, bprm, file)
     }
 
-    fn ptrace_traceme(parent: &Task) -> Result {
-        netoff::ptrace_traceme(parent)
+    fn ptrace_access_check(cx: &mut Cx<'_>, child: &Task, mode: u32) -> Result {
+        netoff::ptrace_access_check(cx, child, mode)?;
+        identity::ptrace_access_check(cx, child, mode)
     }
 
-    fn uring_override_creds(new: &cred::KprCred) -> Result {
-        netoff::uring_override_creds(new)
+    fn ptrace_traceme(cx: &mut Cx<'_>, parent: &Task) -> Result {
+        netoff::ptrace_traceme(cx, parent)?;
+        identity::ptrace_traceme(cx, parent)
+    }
+
+    fn uring_override_creds(cx: &mut Cx<'_>, new: &cred::KprCred) -> Result {
+        netoff::uring_override_creds(cx, new)
     }
 }
 
@@ -91,6 +114,7 @@ kernel::define_lsm! {
         socket_connect,
         socket_listen,
         inet_port_reserved,
+        inet_bind_port,
         socket_sendmsg,
         task_prctl,
         bprm_creds_for_exec,

@@ -4,8 +4,10 @@
 
 use crate::{
     cred::KprCred,
+    identity,
     netoff,
     policy::{
+        Program,
         Proto,
         POLICY, //
     },
@@ -15,7 +17,8 @@ use kernel::{
     bindings,
     lsm::{
         self,
-        FileId,
+        Context,
+        Sock,
         SockAddr, //
         Socket,
     },
@@ -23,56 +26,90 @@ use kernel::{
     sync::rcu, //
 };
 
-/// The protocol whose port space `sock` binds in, if reservations apply to it.
-fn proto_of(sock: &Socket) -> Option<Proto> {
-    match u32::from(sock.family()) {
-        bindings::AF_INET | bindings::AF_INET6 => {}
-        _ => return None,
-    }
-    match u32::from(sock.protocol()) {
-        bindings::IPPROTO_TCP | bindings::IPPROTO_MPTCP => Some(Proto::Tcp),
+/// The port space of an inet socket of `protocol`, if reservations apply to it.
+fn inet_proto(protocol: u16) -> Option<Proto> {
+    match u32::from(protocol) {
+        // MPTCP and SMC bind TCP ports (SMC through its TCP "clcsock").
+        bindings::IPPROTO_TCP | bindings::IPPROTO_MPTCP | bindings::IPPROTO_SMC => Some(Proto::Tcp),
         bindings::IPPROTO_UDP => Some(Proto::Udp),
         _ => None,
     }
 }
 
-/// `bind()`: refuses a reserved port to every program that the rules do not name.
-pub(crate) fn socket_bind(sock: &Socket, addr: &SockAddr<'_>) -> Result {
-    let cred = lsm::current_cred::<KPortReserve>();
-    netoff::socket_use(&cred, sock)?;
-    match addr.inet_port() {
-        // Port 0 asks for automatic selection, which skips reserved ports (see
-        // `inet_port_reserved`).
-        None | Some(0) => Ok(()),
-        Some(port) => check_port(&cred, sock, port),
+/// The port space and the port that a `bind()` of `sock` to `addr` takes, if reservations
+/// apply to it. Protocols that take a TCP or UDP port through a kernel socket of their own are
+/// checked here, with the user's socket: `AF_SMC` (TCP) and `AF_RXRPC` (its UDP transport).
+fn bind_target(sk: &Sock, addr: &SockAddr<'_>) -> Option<(Proto, u16)> {
+    match u32::from(sk.family()) {
+        bindings::AF_INET | bindings::AF_INET6 => {
+            Some((inet_proto(sk.protocol())?, addr.inet_port()?))
+        }
+        bindings::AF_SMC => Some((Proto::Tcp, addr.inet_port()?)),
+        bindings::AF_RXRPC => Some((Proto::Udp, addr.rxrpc_transport_port()?)),
+        _ => None,
     }
 }
 
-/// Checks an explicit bind of `sock` to `port` by the current task.
-fn check_port(cred: &KprCred, sock: &Socket, port: u16) -> Result {
-    let Some(proto) = proto_of(sock) else {
-        return Ok(());
-    };
-    // The hot path: one RCU-protected bit test, no allocation, no lock.
-    let policy = {
-        let guard = rcu::read_lock();
-        match POLICY.get(&guard) {
-            Some(p) if p.is_reserved(proto, port) => p.clone(),
-            _ => return Ok(()),
-        }
-    };
-    // Rules are about the host's port space: other network namespaces have their own.
-    if !sock.in_init_net() || sock.is_kernel() {
+/// `bind()`: refuses a reserved port to every program that the rules do not name.
+pub(crate) fn socket_bind(
+    cx: &mut Context<'_, KPortReserve>,
+    sock: &Socket,
+    addr: &SockAddr<'_>,
+) -> Result {
+    let cred = cx.cred();
+    netoff::socket_use(cred, sock)?;
+    let sk = sock.sk();
+    if sk.is_kernel() {
         return Ok(());
     }
-    // The slow path, outside the RCU section because path lookups may sleep: the port is
-    // reserved, so the task must run a program that a rule names, as the rule's path
-    // resolves now (a package upgrade may have replaced the file).
-    for rule in policy.rules_for(proto, port) {
-        if let Some(path) = rule.program.path() {
-            if FileId::lookup(path).is_ok_and(|id| cred.runs(&id)) {
-                return Ok(());
-            }
+    match bind_target(sk, addr) {
+        // Port 0 asks for automatic selection, which skips reserved ports (see
+        // `inet_port_reserved`).
+        None | Some((_, 0)) => Ok(()),
+        Some((proto, port)) => check_port(cred, sk, proto, port),
+    }
+}
+
+/// The port that an inet bind really takes, for user and kernel sockets: this sees a port that
+/// a cgroup BPF program rewrote, `bpf_bind()`, and the kernel sockets that SMC, rxrpc, UDP
+/// tunnels and in-kernel servers bind.
+pub(crate) fn inet_bind_port(cx: &mut Context<'_, KPortReserve>, sk: &Sock, port: u16) -> Result {
+    match inet_proto(sk.protocol()) {
+        Some(proto) => check_port(cx.cred(), sk, proto, port),
+        None => Ok(()),
+    }
+}
+
+/// Checks that the current task, with `cred`, may bind `sk` to `port` of `proto`.
+///
+/// A user socket gets a reserved port if the task runs a program that a rule for the port
+/// names. A kernel socket gets it if a `<kernel>` rule covers the port, or if the task on
+/// whose behalf the kernel binds (SMC, rxrpc) runs such a program.
+///
+/// Never sleeps: it may be called from a BPF program (`bpf_bind()`).
+fn check_port(cred: &KprCred, sk: &Sock, proto: Proto, port: u16) -> Result {
+    {
+        let guard = rcu::read_lock();
+        let Some(policy) = POLICY.get(&guard) else {
+            return Ok(());
+        };
+        // The hot path: one bit test.
+        if !policy.is_reserved(proto, port) {
+            return Ok(());
+        }
+        // Rules are about the host's port space: other network namespaces have their own.
+        if !sk.in_init_net() {
+            return Ok(());
+        }
+        let kernel = sk.is_kernel();
+        let allowed = policy
+            .rules_for(proto, port)
+            .any(|rule| match rule.program {
+                Program::Kernel => kernel,
+                Program::Path(_) => identity::runs(cred, &rule.program),
+            });
+        if allowed {
+            return Ok(());
         }
     }
     log_denial(proto, port);

@@ -11,6 +11,7 @@ use kernel::{
     bindings,
     lsm::{
         self,
+        Context,
         SockAddr, //
         Socket,
     },
@@ -42,26 +43,30 @@ pub(crate) fn set_network(cur: u32, args: [usize; 4]) -> Result<u32> {
 }
 
 /// Handles `PR_SET_NETWORK` and `PR_GET_NETWORK`; `None` for every other option.
-pub(crate) fn task_prctl(option: i32, args: [usize; 4]) -> Option<Result<i32>> {
+pub(crate) fn task_prctl(
+    cx: &mut Context<'_, KPortReserve>,
+    option: i32,
+    args: [usize; 4],
+) -> Option<Result<i32>> {
     match u32::try_from(option).ok()? {
-        bindings::PR_SET_NETWORK => Some(prctl_set(args)),
+        bindings::PR_SET_NETWORK => Some(prctl_set(cx, args)),
         bindings::PR_GET_NETWORK => Some(if args.iter().any(|&a| a != 0) {
             Err(EINVAL)
         } else {
             // The flags are a small bit set.
-            Ok(lsm::current_cred::<KPortReserve>().network as i32)
+            Ok(cx.cred().network as i32)
         }),
         _ => None,
     }
 }
 
-fn prctl_set(args: [usize; 4]) -> Result<i32> {
-    let cur = lsm::current_cred::<KPortReserve>().network;
+fn prctl_set(cx: &mut Context<'_, KPortReserve>, args: [usize; 4]) -> Result<i32> {
+    let cur = cx.cred().network;
     let new = set_network(cur, args)?;
     if new != cur {
         // Exec must never grant privileges to a task without network access: set
         // no_new_privs along with the flag, as Landlock does for its own sandboxes.
-        lsm::commit_current_cred::<KPortReserve>(|c| {
+        cx.commit_cred(|c| {
             c.network = new;
             Ok(())
         })?;
@@ -111,12 +116,16 @@ pub(crate) fn may_trace(tracer: &KprCred, tracee: &KprCred) -> bool {
 /// `ptrace()` attach, and the other accesses that give control over `child` (`mode` has
 /// `PTRACE_MODE_ATTACH`, e.g. writing `/proc/PID/mem`). Read-only accesses such as
 /// `/proc/PID/environ` give no way to make `child` use the network and are not restricted.
-pub(crate) fn ptrace_access_check(child: &Task, mode: u32) -> Result {
+pub(crate) fn ptrace_access_check(
+    cx: &mut Context<'_, KPortReserve>,
+    child: &Task,
+    mode: u32,
+) -> Result {
     if mode & bindings::PTRACE_MODE_ATTACH == 0 {
         return Ok(());
     }
-    let tracer = lsm::current_cred::<KPortReserve>();
-    if may_trace(&tracer, &lsm::task_cred::<KPortReserve>(child)) {
+    let tracer = cx.cred();
+    if cx.with_task_cred(child, |tracee| may_trace(tracer, tracee)) {
         Ok(())
     } else {
         Err(EPERM)
@@ -124,9 +133,9 @@ pub(crate) fn ptrace_access_check(child: &Task, mode: u32) -> Result {
 }
 
 /// `PTRACE_TRACEME`: the parent becomes the tracer.
-pub(crate) fn ptrace_traceme(parent: &Task) -> Result {
-    let tracee = lsm::current_cred::<KPortReserve>();
-    if may_trace(&lsm::task_cred::<KPortReserve>(parent), &tracee) {
+pub(crate) fn ptrace_traceme(cx: &mut Context<'_, KPortReserve>, parent: &Task) -> Result {
+    let tracee = cx.cred();
+    if cx.with_task_cred(parent, |tracer| may_trace(tracer, tracee)) {
         Ok(())
     } else {
         Err(EPERM)
@@ -135,9 +144,8 @@ pub(crate) fn ptrace_traceme(parent: &Task) -> Result {
 
 /// io_uring personalities: a request may not run with credentials that have network access
 /// if its submitter has none.
-pub(crate) fn uring_override_creds(new: &KprCred) -> Result {
-    let cur = lsm::current_cred::<KPortReserve>();
-    if cur.network_off() && !new.network_off() {
+pub(crate) fn uring_override_creds(cx: &mut Context<'_, KPortReserve>, new: &KprCred) -> Result {
+    if cx.cred().network_off() && !new.network_off() {
         return Err(EACCES);
     }
     Ok(())

@@ -280,6 +280,8 @@ const WORDS_PER_PROTO: usize = NR_PORTS / 64;
 pub(crate) struct Policy {
     rules: KVVec<Rule>,
     map: KVVec<u64>,
+    /// For each program path that rules name, the index of one rule naming it, in path order.
+    programs: KVVec<usize>,
 }
 
 impl Policy {
@@ -288,6 +290,7 @@ impl Policy {
         Ok(Self {
             rules: KVVec::new(),
             map: KVVec::new(),
+            programs: KVVec::new(),
         })
     }
 
@@ -314,6 +317,13 @@ impl Policy {
         &self.rules
     }
 
+    /// The program paths that rules name, each once.
+    pub(crate) fn programs(&self) -> impl Iterator<Item = &CStr> {
+        self.programs
+            .iter()
+            .filter_map(|&i| self.rules.get(i)?.program.path())
+    }
+
     /// A copy of this policy, for a writer to change.
     pub(crate) fn try_clone(&self) -> Result<Self> {
         let mut rules = KVVec::with_capacity(self.rules.len(), GFP_KERNEL)?;
@@ -323,6 +333,7 @@ impl Policy {
         Ok(Self {
             rules,
             map: KVVec::new(),
+            programs: KVVec::new(),
         })
     }
 
@@ -369,7 +380,22 @@ impl Policy {
                 }
             }
         }
+        let mut named = KVVec::with_capacity(self.rules.len(), GFP_KERNEL)?;
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.program.path().is_some() {
+                named.push(i, GFP_KERNEL)?;
+            }
+        }
+        let path = |i: &usize| self.rules.get(*i).map(|r| r.program.as_bytes());
+        named.sort_unstable_by(|a, b| path(a).cmp(&path(b)));
+        let mut programs = KVVec::with_capacity(named.len(), GFP_KERNEL)?;
+        for i in named.iter() {
+            if programs.last().map(&path) != Some(path(i)) {
+                programs.push(*i, GFP_KERNEL)?;
+            }
+        }
         self.map = map;
+        self.programs = programs;
         Ok(())
     }
 }
