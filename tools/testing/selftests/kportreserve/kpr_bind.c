@@ -5,14 +5,24 @@
  * Usage: kpr_bind [SCRIPT] FAMILY TYPE ADDR PORT [OPTION...]
  *
  *   FAMILY  inet or inet6 (inet6 sockets are dual-stack: IPV6_V6ONLY off)
- *   TYPE    tcp, udp or mptcp
+ *   TYPE    tcp, udp or mptcp;
+ *           smc: socket(AF_SMC, SOCK_STREAM, SMCPROTO_SMC or SMCPROTO_SMC6);
+ *           smc-inet: socket(FAMILY, SOCK_STREAM, IPPROTO_SMC);
+ *           rxrpc: socket(AF_RXRPC, SOCK_DGRAM, FAMILY), bound to a
+ *                  struct sockaddr_rxrpc whose UDP transport is ADDR:PORT
  *   ADDR    a numeric address, e.g. 127.0.0.1, ::, ::ffff:127.0.0.1
  *   PORT    the port to bind, 0 for automatic selection
  *   OPTION  reuseaddr, reuseport: set SO_REUSEADDR, SO_REUSEPORT;
  *           wait: print "ready", then wait for a byte (or end of file) on
  *                 stdin before creating the socket;
- *           hold: after binding (and listen() for TCP), wait for end of file
- *                 on stdin before exiting.
+ *           hold: after binding (and listen() for stream sockets), wait for
+ *                 end of file on stdin before exiting;
+ *           listen: listen() after binding a stream socket;
+ *           secure: first print "secure=N", N being getauxval(AT_SECURE);
+ *           addr: first print "addr=0x...", the address of a writable
+ *                 buffer of 64 bytes in this process (for ptrace tests);
+ *           traceme: first call ptrace(PTRACE_TRACEME) and print
+ *                 "traceme=N", N being 0 or the errno of the failure.
  *
  * On success, prints the bound port and exits with 0.  On failure, prints
  * the error on stderr and exits with its errno.  A first argument that
@@ -31,12 +41,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/rxrpc.h>
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
+#ifndef IPPROTO_SMC
+#define IPPROTO_SMC 256
+#endif
+#ifndef AF_SMC
+#define AF_SMC 43
+#endif
+#ifndef AF_RXRPC
+#define AF_RXRPC 33
+#endif
+/* The protocols of AF_SMC sockets (net/smc/smc.h). */
+#define SMCPROTO_SMC 0
+#define SMCPROTO_SMC6 1
+
+/* What the "addr" option shows: the tests may write into it. */
+static char target_buf[64];
 
 static int fail(const char *what)
 {
@@ -50,15 +79,33 @@ static int fail(const char *what)
 static int print_usage(void)
 {
 	fprintf(stderr,
-		"# usage: kpr_bind FAMILY TYPE ADDR PORT [reuseaddr] [reuseport] [wait] [hold]\n");
+		"# usage: kpr_bind FAMILY TYPE ADDR PORT [reuseaddr] [reuseport] [wait] [hold] [listen] [secure] [addr] [traceme]\n");
 	return 254;
+}
+
+/*
+ * Puts in @srx an RxRPC client address whose UDP transport is the address in
+ * @ss (of @len bytes); returns the length of @srx.
+ */
+static socklen_t rxrpc_addr(struct sockaddr_rxrpc *srx,
+			    const struct sockaddr_storage *ss, socklen_t len)
+{
+	memset(srx, 0, sizeof(*srx));
+	srx->srx_family = AF_RXRPC;
+	srx->srx_service = 0;
+	srx->transport_type = SOCK_DGRAM;
+	srx->transport_len = len;
+	memcpy(&srx->transport, ss, len);
+	return sizeof(*srx);
 }
 
 int main(int argc, char *argv[])
 {
 	bool reuseaddr = false, reuseport = false, wait = false, hold = false;
+	bool do_listen = false, rxrpc = false;
 	struct sockaddr_storage ss = {};
-	int family, type, proto = 0, fd, one = 1, zero = 0, i;
+	struct sockaddr_rxrpc srx;
+	int family, sfamily, type, proto = 0, fd, one = 1, zero = 0, i;
 	socklen_t len;
 	unsigned long port;
 	char *end, c;
@@ -77,6 +124,7 @@ int main(int argc, char *argv[])
 	else
 		return print_usage();
 
+	sfamily = family;
 	if (!strcmp(argv[2], "tcp")) {
 		type = SOCK_STREAM;
 	} else if (!strcmp(argv[2], "udp")) {
@@ -84,6 +132,18 @@ int main(int argc, char *argv[])
 	} else if (!strcmp(argv[2], "mptcp")) {
 		type = SOCK_STREAM;
 		proto = IPPROTO_MPTCP;
+	} else if (!strcmp(argv[2], "smc")) {
+		sfamily = AF_SMC;
+		type = SOCK_STREAM;
+		proto = family == AF_INET ? SMCPROTO_SMC : SMCPROTO_SMC6;
+	} else if (!strcmp(argv[2], "smc-inet")) {
+		type = SOCK_STREAM;
+		proto = IPPROTO_SMC;
+	} else if (!strcmp(argv[2], "rxrpc")) {
+		sfamily = AF_RXRPC;
+		type = SOCK_DGRAM;
+		proto = family;
+		rxrpc = true;
 	} else {
 		return print_usage();
 	}
@@ -101,9 +161,19 @@ int main(int argc, char *argv[])
 			wait = true;
 		else if (!strcmp(argv[i], "hold"))
 			hold = true;
+		else if (!strcmp(argv[i], "listen"))
+			do_listen = true;
+		else if (!strcmp(argv[i], "secure"))
+			printf("secure=%lu\n", getauxval(AT_SECURE));
+		else if (!strcmp(argv[i], "addr"))
+			printf("addr=%p\n", (void *)target_buf);
+		else if (!strcmp(argv[i], "traceme"))
+			printf("traceme=%d\n",
+			       ptrace(PTRACE_TRACEME, 0, NULL, NULL) ? errno : 0);
 		else
 			return print_usage();
 	}
+	fflush(stdout);
 
 	if (family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
@@ -130,10 +200,10 @@ int main(int argc, char *argv[])
 			return fail("read");
 	}
 
-	fd = socket(family, type, proto);
+	fd = socket(sfamily, type, proto);
 	if (fd < 0)
 		return fail("socket");
-	if (family == AF_INET6 &&
+	if (family == AF_INET6 && sfamily == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)))
 		return fail("IPV6_V6ONLY");
 	if (reuseaddr &&
@@ -142,13 +212,18 @@ int main(int argc, char *argv[])
 	if (reuseport &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
 		return fail("SO_REUSEPORT");
-	if (bind(fd, (struct sockaddr *)&ss, len))
+	if (rxrpc) {
+		/* AF_RXRPC has no getsockname(): the port is the one asked. */
+		if (bind(fd, (struct sockaddr *)&srx, rxrpc_addr(&srx, &ss, len)))
+			return fail("bind");
+	} else if (bind(fd, (struct sockaddr *)&ss, len)) {
 		return fail("bind");
-	if (hold && type == SOCK_STREAM && listen(fd, 16))
+	}
+	if ((hold || do_listen) && type == SOCK_STREAM && listen(fd, 16))
 		return fail("listen");
 
 	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+	if (!rxrpc && getsockname(fd, (struct sockaddr *)&ss, &len))
 		return fail("getsockname");
 	printf("%u\n", ntohs(family == AF_INET ?
 			     ((struct sockaddr_in *)&ss)->sin_port :
