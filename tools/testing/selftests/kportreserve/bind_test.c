@@ -856,14 +856,21 @@ static int bind_mount_fn(void *arg)
 	/* The program through the bind mount; the rule names d1/srv. */
 	snprintf(path, sizeof(path), "%s/srv", m->d2);
 	m->res[0] = run_srv(path, m->port);
-	/* The rule names d2/srv, which exists in this namespace only. */
+	/*
+	 * The rule names d2/srv, which exists in this namespace only: rules
+	 * name paths of the host, so it matches nothing.
+	 */
 	snprintf(path, sizeof(path), "%s/srv", m->d1);
 	m->res[1] = run_srv(path, m->port + 1);
+	m->res[3] = run_srv(path, m->port);
 	m->res[2] = run_srv(m->copy, m->port);
 	return 0;
 }
 
-/* A bind mount shows the same program at another path. */
+/*
+ * A bind mount shows the same program at another path; a path that only
+ * exists in a private mount namespace is not the path of the rule.
+ */
 TEST_F(identity, bind_mount)
 {
 	struct mount_req *m;
@@ -873,7 +880,7 @@ TEST_F(identity, bind_mount)
 	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, m);
-	m->res = shared_results(_metadata, 3);
+	m->res = shared_results(_metadata, 4);
 	m->copy = self->env.copy;
 	m->port = 31030;
 	snprintf(m->d1, sizeof(m->d1), "%s/d1", self->env.dir);
@@ -894,41 +901,93 @@ TEST_F(identity, bind_mount)
 		SKIP(return, "cannot bind mount in a new mount namespace");
 	ASSERT_EQ(0, ret);
 	EXPECT_EQ(0, m->res[0]);
-	EXPECT_EQ(0, m->res[1]);
+	EXPECT_EQ(EACCES, m->res[1]);
 	EXPECT_EQ(EACCES, m->res[2]);
+	EXPECT_EQ(0, m->res[3]);
+}
+
+/* Starts @prog with "wait": it binds TCP @port when told to. */
+static void start_waiting(struct __test_metadata *const _metadata,
+			  struct kpr_proc *proc, const char *prog,
+			  unsigned short port)
+{
+	char portstr[8], line[32];
+	char *const argv[] = {
+		(char *)prog, "inet", "tcp", "0.0.0.0", portstr, "wait", NULL,
+	};
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	ASSERT_LT(0, spawn(proc, KPR_SAME_UID, false, prog, argv));
+	ASSERT_LT(0, proc_read_line(proc, line, sizeof(line)));
+	ASSERT_STREQ("ready", line);
+}
+
+/* Tells a process of start_waiting() to bind; returns its exit code. */
+static int bind_now(struct kpr_proc *proc)
+{
+	if (write(proc->in, "x", 1) != 1)
+		return -errno;
+	return proc_finish(proc);
 }
 
 /*
  * A package upgrade renames a new file over the program: new instances
- * match, an instance of the old file does not any more.
+ * match, and an instance of the old file, started before the upgrade, keeps
+ * its port as long as its rule is there.
  */
 TEST_F(identity, rename_upgrade)
 {
 	const unsigned short port = 31040;
-	char srv[PATH_MAX], srv_new[PATH_MAX], portstr[8], line[32];
-	char *const argv[] = { srv, "inet", "tcp", "0.0.0.0", portstr, "wait", NULL };
-	struct kpr_proc old;
+	char srv[PATH_MAX], srv_new[PATH_MAX];
+	struct kpr_proc old1, old2, new1;
 
-	snprintf(portstr, sizeof(portstr), "%u", port);
 	path_in(&self->env, "srv", srv);
 	path_in(&self->env, "srv.new", srv_new);
 	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv, 0755));
 
-	ASSERT_EQ(0, policy_printf("%u %s\n", port, srv));
+	/* A second rule keeps the port reserved when the first one goes. */
+	ASSERT_EQ(0, policy_printf("%u %s\n%u /nonexistent/kpr_bind\n", port,
+				   srv, port));
 	EXPECT_EQ(0, run_srv(srv, port));
 
 	/* The old version, started before the upgrade, binds after it. */
-	ASSERT_LT(0, spawn(&old, KPR_SAME_UID, false, srv, argv));
-	ASSERT_LT(0, proc_read_line(&old, line, sizeof(line)));
-	ASSERT_STREQ("ready", line);
+	start_waiting(_metadata, &old1, srv, port);
+	start_waiting(_metadata, &old2, srv, port);
 
 	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv_new, 0755));
 	ASSERT_EQ(0, rename(srv_new, srv));
 
 	EXPECT_EQ(0, run_srv(srv, port));
-	ASSERT_EQ(1, write(old.in, "x", 1));
-	EXPECT_EQ(EACCES, proc_finish(&old));
+	EXPECT_EQ(0, bind_now(&old1));
 	EXPECT_EQ(EACCES, run_srv(self->env.copy, port));
+	EXPECT_EQ(0, run_srv(srv, port));
+
+	/* Without its rule, no instance has the port, old or new. */
+	start_waiting(_metadata, &new1, srv, port);
+	ASSERT_EQ(0, policy_printf("delete %u %s\n", port, srv));
+	EXPECT_EQ(EACCES, bind_now(&old2));
+	EXPECT_EQ(EACCES, bind_now(&new1));
+	EXPECT_EQ(EACCES, run_srv(srv, port));
+	EXPECT_EQ(EACCES, run_srv(self->env.copy, port));
+}
+
+/*
+ * The identity is decided by execve(): a program started before its rule
+ * was added gets the port only once it is run again.
+ */
+TEST_F(identity, started_before_rule)
+{
+	const unsigned short port = 31090;
+	char srv[PATH_MAX];
+	struct kpr_proc early;
+
+	path_in(&self->env, "srv", srv);
+	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv, 0755));
+
+	start_waiting(_metadata, &early, srv, port);
+	ASSERT_EQ(0, policy_printf("%u %s\n", port, srv));
+	EXPECT_EQ(EACCES, bind_now(&early));
+	/* Run again, it is the program of the rule. */
 	EXPECT_EQ(0, run_srv(srv, port));
 }
 
