@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/binfmts.h>
 #include <linux/cred.h>
+#include <linux/fs_struct.h>
+#include <linux/key.h>
+#include <linux/key-type.h>
+#include <linux/mnt_namespace.h>
+#include <linux/nsproxy.h>
+#include <linux/path.h>
+#include <linux/personality.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <linux/string.h>
 #include <net/sock.h>
 
@@ -49,4 +58,53 @@ __rust_helper const struct net *rust_helper_lsm_sk_net(const struct sock *sk)
 __rust_helper bool rust_helper_lsm_net_is_init(const struct net *net)
 {
 	return net_eq(net, &init_net);
+}
+
+/* current->ptraced changes under tasklist_lock, which only the task itself extends. */
+__rust_helper bool rust_helper_lsm_current_is_tracing(void)
+{
+	return !list_empty_careful(&current->ptraced);
+}
+
+#ifdef CONFIG_KEYS
+/* key->type sits in an anonymous struct of an anonymous union. */
+__rust_helper const char *rust_helper_lsm_key_type_name(const struct key *key)
+{
+	return key->type->name;
+}
+#endif
+
+/*
+ * True if the current task sees the file system as pid 1 does: in the initial
+ * user and mount namespaces, with pid 1's root.  Otherwise the files that an
+ * execve() loads after the one it names (the ELF interpreter, libraries, a
+ * script's interpreter, binfmt_misc handlers) are the caller's choice.
+ */
+__rust_helper bool rust_helper_lsm_current_has_host_view(void)
+{
+	struct path root;
+	bool ret;
+
+	if (current_user_ns() != &init_user_ns ||
+	    current->nsproxy->mnt_ns != &init_mnt_ns || !userspace_init_fs)
+		return false;
+	get_fs_root(userspace_init_fs, &root);
+	read_seqlock_excl(&current->fs->seq);
+	ret = path_equal(&current->fs->root, &root);
+	read_sequnlock_excl(&current->fs->seq);
+	path_put(&root);
+	return ret;
+}
+
+__rust_helper bool rust_helper_lsm_current_has_seccomp_listener(void)
+{
+	return seccomp_current_has_listener();
+}
+
+/* What a set-user-ID exec does besides changing ids (see commoncap.c). */
+__rust_helper void rust_helper_lsm_bprm_set_privileged(struct linux_binprm *bprm)
+{
+	bprm->secureexec = 1;
+	bprm->interp_flags |= BINPRM_FLAGS_ENFORCE_NONDUMP;
+	bprm->per_clear |= PER_CLEAR_ON_SETID;
 }

@@ -151,6 +151,55 @@ pub trait Hooks: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// `tun_dev_create`: may the current task create a tun/tap device?
+    ///
+    /// # Context
+    ///
+    /// Called with the RTNL mutex held.
+    fn tun_dev_create(_cx: &mut Context<'_, Self>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `tun_dev_open`: may the current task attach to an existing tun/tap device
+    /// (`TUNSETIFF`)?
+    ///
+    /// # Context
+    ///
+    /// Called with the RTNL mutex held.
+    fn tun_dev_open(_cx: &mut Context<'_, Self>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `tun_dev_attach_queue`: may the current task attach a queue to a tun/tap device
+    /// (`TUNSETQUEUE` with `IFF_ATTACH_QUEUE`)?
+    ///
+    /// # Context
+    ///
+    /// Called with the RTNL mutex held.
+    fn tun_dev_attach_queue(_cx: &mut Context<'_, Self>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `sctp_bind_connect`: may the current task bind or connect the SCTP socket `sk` to the
+    /// addresses in `addr` (`optname` is `SCTP_SOCKOPT_BINDX_ADD`, `SCTP_SOCKOPT_CONNECTX`,
+    /// `SCTP_PRIMARY_ADDR`, `SCTP_SET_PEER_PRIMARY_ADDR`, `SCTP_PARAM_*` or
+    /// `SCTP_SENDMSG_CONNECT`)?
+    fn sctp_bind_connect(
+        _cx: &mut Context<'_, Self>,
+        _sk: &Sock,
+        _optname: i32,
+        _addr: &SockAddr<'_>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `key_alloc`: may a key be allocated for a task with credential `cred` (the requester of
+    /// `request_key()`, or the caller of `add_key()`)?
+    #[cfg(CONFIG_KEYS)]
+    fn key_alloc(_cx: &mut Context<'_, Self>, _key: &Key, _cred: &Self::Cred) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// `task_prctl`: handles `option` if it belongs to this LSM.
     ///
     /// Returns `None` for options that are not this LSM's, so that others may handle them.
@@ -167,8 +216,8 @@ pub trait Hooks: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// `bprm_creds_from_file`: called with the final binary (the interpreter for scripts), past
-    /// the point of no return of `execve()`: an error kills the task.
+    /// `bprm_creds_from_file`: called with the final binary (the interpreter for scripts), from
+    /// `begin_new_exec()` before its point of no return: an error fails the `execve()`.
     fn bprm_creds_from_file(
         _cx: &mut Context<'_, Self>,
         _bprm: &mut Binprm<'_, Self>,
@@ -314,6 +363,17 @@ impl<T: Declared> Context<'_, T> {
     }
 }
 
+/// Returns true if the current thread is ptracing another task.
+///
+/// Tracees come and go concurrently (a child may call `PTRACE_TRACEME`, a tracee may exit), so
+/// the result is a snapshot; only the thread itself attaches to a task that did not ask for it
+/// (`PTRACE_ATTACH`, `PTRACE_SEIZE`).
+pub fn current_is_tracing() -> bool {
+    // SAFETY: Reads the current task's own list head, as `list_empty_careful()` allows without
+    // the lock.
+    unsafe { bindings::lsm_current_is_tracing() }
+}
+
 /// Sets `no_new_privs` on the current task: its `execve()` calls never grant privileges again.
 pub fn set_current_no_new_privs() {
     // SAFETY: The current task may always set its own no_new_privs flag.
@@ -424,6 +484,33 @@ impl Socket {
     }
 }
 
+/// A key being allocated (`struct key`), as the `key_alloc` hook sees it.
+///
+/// # Invariants
+///
+/// References only come from `Key::from_raw`, for a live key with a type.
+#[cfg(CONFIG_KEYS)]
+#[repr(transparent)]
+pub struct Key(Opaque<bindings::key>);
+
+#[cfg(CONFIG_KEYS)]
+impl Key {
+    /// # Safety
+    ///
+    /// `ptr` is a live key with a type for the duration of `'a`.
+    unsafe fn from_raw<'a>(ptr: *const bindings::key) -> &'a Self {
+        // SAFETY: `Key` is a transparent wrapper; the caller guarantees liveness.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The name of the key's type (`"user"`, `"dns_resolver"`, ...).
+    pub fn type_name(&self) -> &CStr {
+        // SAFETY: By the type invariants, the key is live with a type, whose name is a static C
+        // string (key types are registered statically or by modules that outlive their keys).
+        unsafe { CStr::from_char_ptr(bindings::lsm_key_type_name(self.0.get())) }
+    }
+}
+
 /// A socket address passed to `bind()`, `connect()` or `sendmsg()`, as the kernel copied it.
 ///
 /// # Examples
@@ -529,12 +616,29 @@ impl<T: Declared> Binprm<'_, T> {
         unsafe { (*self.ptr).interp != (*self.ptr).filename }
     }
 
-    /// Makes the new program run in secure-execution mode (`AT_SECURE`), as a set-user-ID
-    /// program does: the dynamic loader then ignores `LD_PRELOAD`, `LD_LIBRARY_PATH` and the
-    /// like, and the parent cannot send it a death signal.
-    pub fn set_secureexec(&mut self) {
+    /// True if a seccomp filter of the exec'ing task has a user-space notification listener,
+    /// whose holder answers the task's system calls and can install file descriptors into it.
+    pub fn has_seccomp_listener(&self) -> bool {
+        // SAFETY: Called on the exec'ing thread, in process context.
+        unsafe { bindings::lsm_current_has_seccomp_listener() }
+    }
+
+    /// True if the exec'ing task sees the file system as pid 1 does (the initial user and mount
+    /// namespaces, pid 1's root), so that the files the exec loads besides `file()` (the ELF
+    /// interpreter, libraries, a script's interpreter, `binfmt_misc` handlers) are the host's.
+    pub fn has_host_view(&self) -> bool {
+        // SAFETY: Called on the exec'ing thread, in process context.
+        unsafe { bindings::lsm_current_has_host_view() }
+    }
+
+    /// Makes the new program run as a set-user-ID program runs: in secure-execution mode
+    /// (`AT_SECURE`: the dynamic loader ignores `LD_PRELOAD`, `LD_LIBRARY_PATH` and the like,
+    /// and the parent cannot set a death signal), not dumpable (no core dumps, and only
+    /// `CAP_SYS_PTRACE` may read its `/proc/PID` files), and without the personality flags
+    /// that weaken it (`ADDR_NO_RANDOMIZE`, `READ_IMPLIES_EXEC`, ...).
+    pub fn set_privileged(&mut self) {
         // SAFETY: `ptr` is live and private to the exec'ing thread.
-        unsafe { (*self.ptr).set_secureexec(1) };
+        unsafe { bindings::lsm_bprm_set_privileged(self.ptr) };
     }
 
     /// The LSM state of the credential that the exec will install.
@@ -694,6 +798,68 @@ pub mod adapters {
     /// # Safety
     ///
     /// Called by the LSM framework.
+    pub unsafe extern "C" fn tun_dev_create<T: Declared>() -> c_int {
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::tun_dev_create(cx)) })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework.
+    pub unsafe extern "C" fn tun_dev_open<T: Declared>(_security: *mut c_void) -> c_int {
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::tun_dev_open(cx)) })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework.
+    pub unsafe extern "C" fn tun_dev_attach_queue<T: Declared>(_security: *mut c_void) -> c_int {
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::tun_dev_attach_queue(cx)) })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live `struct sock` and `addrlen` bytes of addresses.
+    pub unsafe extern "C" fn sctp_bind_connect<T: Declared>(
+        sk: *mut bindings::sock,
+        optname: c_int,
+        address: *mut bindings::sockaddr,
+        addrlen: c_int,
+    ) -> c_int {
+        // SAFETY: By the safety requirements.
+        let (sk, addr) = unsafe {
+            (
+                Sock::from_raw(sk),
+                SockAddr::from_raw(address.cast(), addrlen),
+            )
+        };
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::sctp_bind_connect(cx, sk, optname, &addr)) })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a live key and credential.
+    #[cfg(CONFIG_KEYS)]
+    pub unsafe extern "C" fn key_alloc<T: Declared>(
+        key: *mut bindings::key,
+        cred: *const bindings::cred,
+        _flags: c_ulong,
+    ) -> c_int {
+        // SAFETY: `key` is live, with its type set, during the hook.
+        let key = unsafe { Key::from_raw(key) };
+        // SAFETY: `cred` is live during the hook, with final offsets since the framework calls
+        // our hook; its blob holds a valid `T::Cred`.
+        let blob = unsafe { &*cred_blob_ptr::<T>(cred) };
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx(|cx| T::key_alloc(cx, key, blob)) })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework.
     pub unsafe extern "C" fn task_prctl<T: Declared>(
         option: c_int,
         arg2: c_ulong,
@@ -819,7 +985,8 @@ pub mod adapters {
 /// Declares a built-in LSM.
 ///
 /// `type` implements [`Hooks`]; `hooks` lists the hooks to register, each of which must be
-/// implemented. `init` runs from `security_init()`; `initcall_fs` runs as an `fs_initcall`,
+/// implemented. A hook that exists only in some configurations takes a `#[cfg(...)]` attribute
+/// in the list. `init` runs from `security_init()`; `initcall_fs` runs as an `fs_initcall`,
 /// after securityfs is up. The credential blob hooks (`cred_prepare`, `cred_transfer`,
 /// `cred_free`) are always registered.
 ///
@@ -839,7 +1006,7 @@ macro_rules! define_lsm {
         type: $t:ty,
         name: $name:expr,
         id: $id:expr,
-        hooks: [$($hook:ident),* $(,)?],
+        hooks: [$($(#[$hm:meta])* $hook:ident),* $(,)?],
         init: $init:path,
         initcall_fs: $fs:path $(,)?
     ) => {
@@ -862,12 +1029,17 @@ macro_rules! define_lsm {
                 }
             }
 
-            const __N: usize =
-                [$(stringify!($hook),)* "cred_prepare", "cred_transfer", "cred_free"].len();
+            const __N: usize = [
+                $($(#[$hm])* stringify!($hook),)*
+                "cred_prepare",
+                "cred_transfer",
+                "cred_free",
+            ]
+            .len();
 
             #[link_section = ".data..ro_after_init"]
             static mut __LSM_HOOKS: [__lsm::security_hook_list; __N] = [
-                $($crate::__lsm_hook!($hook, $t),)*
+                $($(#[$hm])* $crate::__lsm_hook!($hook, $t),)*
                 $crate::__lsm_hook!(cred_prepare, $t),
                 $crate::__lsm_hook!(cred_transfer, $t),
                 $crate::__lsm_hook!(cred_free, $t),

@@ -15,10 +15,14 @@
 //!   names;
 //! - files are compared as inode objects, pinned on both sides during the comparison, so inode
 //!   numbers that repeat (overlayfs layers, btrfs subvolumes, deleted files) do not collide;
-//! - an exec under ptrace, or sharing its `fs_struct` with another process, gets no identity,
-//!   as it would get no set-user-ID privileges;
-//! - the new program runs in secure-execution mode, so the dynamic loader ignores
-//!   `LD_PRELOAD` and the like;
+//! - an exec under ptrace, under a seccomp filter whose listener another process holds, or
+//!   sharing its `fs_struct` with another process, gets no identity, as it would get no
+//!   set-user-ID privileges;
+//! - an exec outside the host's view of the file system (another user or mount namespace, or
+//!   another root than pid 1's) gets no identity: the ELF interpreter, the libraries and a
+//!   script's interpreter would come from the caller's files;
+//! - the new program runs as a set-user-ID program runs: in secure-execution mode, so the
+//!   dynamic loader ignores `LD_PRELOAD` and the like, and not dumpable;
 //! - a task without the same identity cannot ptrace the owner, nor write its memory
 //!   (`/proc/PID/mem`, `process_vm_writev()`), nor take its file descriptors (`pidfd_getfd()`).
 
@@ -92,6 +96,12 @@ fn add_paths_naming(file: &File, paths: &mut KVec<KVec<u8>>) -> Result {
     Ok(())
 }
 
+/// True if the exec may give an identity: nobody else controls the task or chooses the files
+/// it loads.
+fn may_get_identity(bprm: &Binprm<'_, KPortReserve>) -> bool {
+    !bprm.is_unsafe() && bprm.has_host_view() && !bprm.has_seccomp_listener()
+}
+
 /// Makes `paths` the identity of the credential that the exec installs.
 fn grant(bprm: &mut Binprm<'_, KPortReserve>, paths: KVec<KVec<u8>>) -> Result {
     if paths.is_empty() {
@@ -100,7 +110,7 @@ fn grant(bprm: &mut Binprm<'_, KPortReserve>, paths: KVec<KVec<u8>>) -> Result {
     let owner = Arc::new(Owner { paths }, GFP_KERNEL)?;
     bprm.cred_mut().owner = Some(owner);
     // Nobody else's code inside an owner: the dynamic loader ignores LD_PRELOAD and the like.
-    bprm.set_secureexec();
+    bprm.set_privileged();
     Ok(())
 }
 
@@ -112,7 +122,7 @@ pub(crate) fn bprm_creds_for_exec(
 ) -> Result {
     // A new program starts with no identity of its own.
     bprm.cred_mut().owner = None;
-    if bprm.is_unsafe() {
+    if !may_get_identity(bprm) {
         return Ok(());
     }
     let mut paths = KVec::new();
@@ -122,32 +132,30 @@ pub(crate) fn bprm_creds_for_exec(
 
 /// The binary that is finally mapped: for a script, its interpreter, which may be named too.
 ///
-/// This runs past the point of no return of `execve()`, so it fails nothing: if memory runs
-/// out, the task keeps the identity of the script alone.
+/// This runs before the point of no return of `execve()`: running out of memory fails the
+/// exec.
 pub(crate) fn bprm_creds_from_file(
     _cx: &mut Context<'_, KPortReserve>,
     bprm: &mut Binprm<'_, KPortReserve>,
     file: &File,
 ) -> Result {
-    if !bprm.is_interpreted() || bprm.is_unsafe() {
+    if !bprm.is_interpreted() || !may_get_identity(bprm) {
         return Ok(());
     }
     let mut paths = KVec::new();
     if let Some(owner) = &bprm.cred_mut().owner {
         for p in owner.paths.iter() {
-            let mut v = KVec::new();
-            if v.extend_from_slice(p, GFP_KERNEL).is_err() || paths.push(v, GFP_KERNEL).is_err() {
-                return Ok(());
-            }
+            let mut v = KVec::with_capacity(p.len(), GFP_KERNEL)?;
+            v.extend_from_slice(p, GFP_KERNEL)?;
+            paths.push(v, GFP_KERNEL)?;
         }
     }
     let known = paths.len();
-    if add_paths_naming(file, &mut paths).is_err() || paths.len() == known {
+    add_paths_naming(file, &mut paths)?;
+    if paths.len() == known {
         return Ok(());
     }
-    // On failure the script's identity (if any) stays.
-    let _ = grant(bprm, paths);
-    Ok(())
+    grant(bprm, paths)
 }
 
 /// May a task with `tracer` credentials control one with `tracee` credentials? Only a task

@@ -40,6 +40,10 @@ fn inet_proto(protocol: u16) -> Option<Proto> {
 /// apply to it. Protocols that take a TCP or UDP port through a kernel socket of their own are
 /// checked here, with the user's socket: `AF_SMC` (TCP) and `AF_RXRPC` (its UDP transport).
 fn bind_target(sk: &Sock, addr: &SockAddr<'_>) -> Option<(Proto, u16)> {
+    // A raw socket's "port" is its protocol number: it takes no port.
+    if u32::from(sk.kind()) == bindings::sock_type_SOCK_RAW {
+        return None;
+    }
     match u32::from(sk.family()) {
         bindings::AF_INET | bindings::AF_INET6 => {
             Some((inet_proto(sk.protocol())?, addr.inet_port()?))
@@ -83,8 +87,10 @@ pub(crate) fn inet_bind_port(cx: &mut Context<'_, KPortReserve>, sk: &Sock, port
 /// Checks that the current task, with `cred`, may bind `sk` to `port` of `proto`.
 ///
 /// A user socket gets a reserved port if the task runs a program that a rule for the port
-/// names. A kernel socket gets it if a `<kernel>` rule covers the port, or if the task on
-/// whose behalf the kernel binds (SMC, rxrpc) runs such a program.
+/// names; otherwise `EACCES`. A kernel socket gets it if a `<kernel>` rule covers the port, or
+/// if the task on whose behalf the kernel binds (SMC, rxrpc) runs such a program; otherwise
+/// `EADDRINUSE`, which makes the kernel's own port pickers (SUNRPC's reserved source ports) try
+/// another port, as they do for a port in use.
 ///
 /// Never sleeps: it may be called from a BPF program (`bpf_bind()`).
 fn check_port(cred: &KprCred, sk: &Sock, proto: Proto, port: u16) -> Result {
@@ -113,7 +119,7 @@ fn check_port(cred: &KprCred, sk: &Sock, proto: Proto, port: u16) -> Result {
         }
     }
     log_denial(proto, port);
-    Err(EACCES)
+    Err(if sk.is_kernel() { EADDRINUSE } else { EACCES })
 }
 
 fn log_denial(proto: Proto, port: u16) {

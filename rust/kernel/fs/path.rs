@@ -23,7 +23,8 @@ pub struct Path(bindings::path);
 
 impl Path {
     /// Resolves the absolute path `name` from the root of the first user-space process, following
-    /// symbolic links.
+    /// symbolic links but not "magic" links (`/proc/self/exe`, `/proc/PID/fd/N`), which resolve
+    /// differently for each caller.
     ///
     /// That root is the one the kernel's own user-space helpers use (`userspace_init_fs`): the
     /// root of pid 1 in the initial mount namespace, as set by the initramfs' `switch_root`. The
@@ -76,7 +77,7 @@ impl Path {
                 root.0.dentry,
                 root.0.mnt,
                 name.as_char_ptr(),
-                bindings::LOOKUP_FOLLOW,
+                bindings::LOOKUP_FOLLOW | bindings::LOOKUP_NO_MAGICLINKS,
                 found.as_mut_ptr(),
             )
         })?;
