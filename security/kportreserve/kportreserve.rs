@@ -77,6 +77,32 @@ impl lsm::Hooks for KPortReserve {
         netoff::socket_sendmsg(cx.cred(), sock, addr, flags)
     }
 
+    fn tun_dev_create(cx: &mut Cx<'_>) -> Result {
+        netoff::tun_dev_use(cx.cred())
+    }
+
+    fn tun_dev_open(cx: &mut Cx<'_>) -> Result {
+        netoff::tun_dev_use(cx.cred())
+    }
+
+    fn tun_dev_attach_queue(cx: &mut Cx<'_>) -> Result {
+        netoff::tun_dev_use(cx.cred())
+    }
+
+    fn sctp_bind_connect(
+        cx: &mut Cx<'_>,
+        sk: &Sock,
+        _optname: i32,
+        _addr: &SockAddr<'_>,
+    ) -> Result {
+        netoff::sctp_bind_connect(cx.cred(), sk)
+    }
+
+    #[cfg(CONFIG_KEYS)]
+    fn key_alloc(_cx: &mut Cx<'_>, key: &lsm::Key, cred: &cred::KprCred) -> Result {
+        netoff::key_alloc(cred, key.type_name().to_bytes())
+    }
+
     fn task_prctl(cx: &mut Cx<'_>, option: i32, args: [usize; 4]) -> Option<Result<i32>> {
         netoff::task_prctl(cx, option, args)
     }
@@ -116,6 +142,12 @@ kernel::define_lsm! {
         inet_port_reserved,
         inet_bind_port,
         socket_sendmsg,
+        tun_dev_create,
+        tun_dev_open,
+        tun_dev_attach_queue,
+        sctp_bind_connect,
+        #[cfg(CONFIG_KEYS)]
+        key_alloc,
         task_prctl,
         bprm_creds_for_exec,
         bprm_creds_from_file,

@@ -12,6 +12,7 @@ use kernel::{
     lsm::{
         self,
         Context,
+        Sock,
         SockAddr, //
         Socket,
     },
@@ -64,6 +65,11 @@ fn prctl_set(cx: &mut Context<'_, KPortReserve>, args: [usize; 4]) -> Result<i32
     let cur = cx.cred().network;
     let new = set_network(cur, args)?;
     if new != cur {
+        // A tracer controls its tracees, and the checks of disablenetwork happen when a tracer
+        // attaches: a task that already traces another would keep a way to the network.
+        if lsm::current_is_tracing() {
+            return Err(EBUSY);
+        }
         // Exec must never grant privileges to a task without network access: set
         // no_new_privs along with the flag, as Landlock does for its own sandboxes.
         cx.commit_cred(|c| {
@@ -142,6 +148,46 @@ pub(crate) fn ptrace_traceme(cx: &mut Context<'_, KPortReserve>, parent: &Task) 
     }
 }
 
+/// tun/tap: creating a device, attaching to an existing one (`TUNSETIFF`) or attaching a queue
+/// (`TUNSETQUEUE`) opens a way to send raw packets; a task without network access gets none.
+/// A tun file that was attached before the flag keeps working, like a connected socket.
+pub(crate) fn tun_dev_use(cred: &KprCred) -> Result {
+    if cred.network_off() {
+        Err(EACCES)
+    } else {
+        Ok(())
+    }
+}
+
+/// SCTP's own ways to bind and connect (`sctp_bindx()`, `sctp_connectx()`, the primary-address
+/// options and the implicit connect of `sendmsg()`), which do not pass the socket hooks.
+pub(crate) fn sctp_bind_connect(cred: &KprCred, sk: &Sock) -> Result {
+    if !cred.network_off() || sk.is_kernel() {
+        return Ok(());
+    }
+    Err(EACCES)
+}
+
+/// The types of keys whose construction (`request_key()`) starts an upcall that reaches the
+/// network on the task's behalf: DNS (`dns_resolver`), Kerberos tickets (`cifs.spnego`),
+/// identity mapping through winbind or LDAP (`cifs.idmap`, `id_resolver`, `id_legacy`).
+pub(crate) const NETWORK_KEY_TYPES: [&[u8]; 5] = [
+    b"dns_resolver",
+    b"cifs.spnego",
+    b"cifs.idmap",
+    b"id_resolver",
+    b"id_legacy",
+];
+
+/// `request_key()` and `add_key()`: no key of a type that exists to look things up over the
+/// network for a task without network access (`cred` is the requester's credential).
+pub(crate) fn key_alloc(cred: &KprCred, type_name: &[u8]) -> Result {
+    if cred.network_off() && NETWORK_KEY_TYPES.contains(&type_name) {
+        return Err(EACCES);
+    }
+    Ok(())
+}
+
 /// io_uring personalities: a request may not run with credentials that have network access
 /// if its submitter has none.
 pub(crate) fn uring_override_creds(cx: &mut Context<'_, KPortReserve>, new: &KprCred) -> Result {
@@ -208,6 +254,26 @@ mod tests {
         }
         // Argument errors win over the one-way rule.
         assert_eq!(set_network(off as u32, [0, 1, 0, 0]), Err(EINVAL));
+    }
+
+    #[test]
+    fn other_channels() {
+        let (on, off) = (cred(0), cred(bindings::PR_NETWORK_OFF));
+        assert_eq!(tun_dev_use(&on), Ok(()));
+        assert_eq!(tun_dev_use(&off), Err(EACCES));
+        for t in NETWORK_KEY_TYPES {
+            assert_eq!(key_alloc(&on, t), Ok(()));
+            assert_eq!(key_alloc(&off, t), Err(EACCES));
+        }
+        for t in [
+            &b"user"[..],
+            b"logon",
+            b"keyring",
+            b"dns_resolve",
+            b"dns_resolver2",
+        ] {
+            assert_eq!(key_alloc(&off, t), Ok(()));
+        }
     }
 
     #[test]
