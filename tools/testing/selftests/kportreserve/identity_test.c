@@ -12,22 +12,28 @@
  *   over the directory of a rule's program, and a chroot holding a copy at
  *   the rule's path;
  * - an overlayfs file whose inode number is the owner's;
- * - an owner that starts traced or sharing its root and working directory
- *   (CLONE_FS), or that is traced, read or written by another program while
- *   it runs (it is exec'd with AT_SECURE=1, like a setuid program);
+ * - the real owner started where the file system is not as pid 1 sees it: in
+ *   a user namespace, a mount namespace or a chroot;
+ * - an owner that starts traced, sharing its root and working directory
+ *   (CLONE_FS) or under a seccomp filter with a listener, or that is traced,
+ *   read or written by another program while it runs (it is exec'd like a
+ *   setuid program: AT_SECURE=1, not dumpable, personality flags cleared);
  * - the socket types that bind TCP or UDP ports without being TCP or UDP
- *   sockets: SMC and the UDP transport of AF_RXRPC;
+ *   sockets: SMC and the UDP transport of AF_RXRPC; raw sockets, whose port
+ *   field is no port;
  * - a cgroup BPF program that rewrites the port of a bind().
  *
  * The programs are kpr_bind, built next to this test, and copies of it.
- * Ports 32100-32299.
+ * Ports 32100-32399.
  */
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 
+#include <stddef.h>
 #include <sys/auxv.h>
+#include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
@@ -37,7 +43,9 @@
 
 /* After <netinet/in.h> (in common.h), which they then leave alone. */
 #include <linux/bpf.h>
+#include <linux/filter.h>
 #include <linux/rxrpc.h>
+#include <linux/seccomp.h>
 
 #ifndef AF_SMC
 #define AF_SMC 43
@@ -488,6 +496,201 @@ TEST_F(paths, overlay_inode_number_collision)
 	EXPECT_EQ(0, run_srv(srv, KPR_UID, port));
 }
 
+/* The file system as pid 1 sees it: namespaces and chroot. */
+
+FIXTURE(host_view) {
+	struct env env;
+};
+
+/* Where the owner is started from. */
+enum view_how {
+	VIEW_USERNS,	/* after unshare(CLONE_NEWUSER) only */
+	VIEW_MNTNS,	/* after unshare(CLONE_NEWNS) */
+	VIEW_CHROOT,	/* in a chroot */
+};
+
+FIXTURE_VARIANT(host_view) {
+	enum view_how how;
+	bool by_fd;	/* execveat() of a descriptor opened before, else by path */
+	uid_t uid;	/* who starts the owner */
+	unsigned short port;
+};
+
+/* clang-format off */
+FIXTURE_VARIANT_ADD(host_view, userns_path_user) {
+	/* clang-format on */
+	.how = VIEW_USERNS, .by_fd = false, .uid = KPR_UID, .port = 32300,
+};
+
+/* clang-format off */
+FIXTURE_VARIANT_ADD(host_view, userns_fd_user) {
+	/* clang-format on */
+	.how = VIEW_USERNS, .by_fd = true, .uid = KPR_UID, .port = 32301,
+};
+
+/* clang-format off */
+FIXTURE_VARIANT_ADD(host_view, userns_path_root) {
+	/* clang-format on */
+	.how = VIEW_USERNS, .by_fd = false, .uid = KPR_SAME_UID, .port = 32302,
+};
+
+/* clang-format off */
+FIXTURE_VARIANT_ADD(host_view, mntns_path_root) {
+	/* clang-format on */
+	.how = VIEW_MNTNS, .by_fd = false, .uid = KPR_SAME_UID, .port = 32303,
+};
+
+/* clang-format off */
+FIXTURE_VARIANT_ADD(host_view, mntns_fd_root) {
+	/* clang-format on */
+	.how = VIEW_MNTNS, .by_fd = true, .uid = KPR_SAME_UID, .port = 32304,
+};
+
+/* clang-format off */
+FIXTURE_VARIANT_ADD(host_view, chroot_path_root) {
+	/* clang-format on */
+	.how = VIEW_CHROOT, .by_fd = false, .uid = KPR_SAME_UID, .port = 32305,
+};
+
+/* clang-format off */
+FIXTURE_VARIANT_ADD(host_view, chroot_fd_root) {
+	/* clang-format on */
+	.how = VIEW_CHROOT, .by_fd = true, .uid = KPR_SAME_UID, .port = 32306,
+};
+
+FIXTURE_SETUP(host_view)
+{
+	env_setup(_metadata, &self->env);
+}
+
+FIXTURE_TEARDOWN_PARENT(host_view)
+{
+	env_teardown(&self->env);
+}
+
+/*
+ * Runs @prog, or the file open as @fd if @prog is NULL, to bind
+ * 127.0.0.1:@port over TCP: forks, executes and waits.  Its standard output
+ * must already go elsewhere.  Returns wait_exit().
+ */
+static int exec_owner(const char *prog, int fd, unsigned short port)
+{
+	char portstr[8];
+	char *const argv[] = {
+		"kpr_bind", "inet", "tcp", "127.0.0.1", portstr, NULL,
+	};
+	pid_t pid;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		if (prog)
+			execv(prog, argv);
+		else
+			syscall(__NR_execveat, fd, "", argv, environ,
+				AT_EMPTY_PATH);
+		_exit(KPR_EXIT_EXEC);
+	}
+	return wait_exit(pid);
+}
+
+struct view_req {
+	const char *prog;	/* the owner, as the host sees it */
+	const char *root;	/* the chroot */
+	const char *inner;	/* the owner, as the chroot sees it */
+	enum view_how how;
+	bool by_fd;
+	bool enter;		/* false: started the same way, on the host */
+	unsigned short port;
+};
+
+static int view_fn(void *arg)
+{
+	const struct view_req *r = arg;
+	const char *prog = r->prog;
+	int fd = -1;
+
+	if (quiet_stdout())
+		return KPR_EXIT_SETUP;
+	if (r->by_fd) {
+		/* The very file, opened on the host. */
+		fd = open(r->prog, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return KPR_EXIT_SETUP;
+		prog = NULL;
+	}
+	if (!r->enter)
+		return exec_owner(prog, fd, r->port);
+	switch (r->how) {
+	case VIEW_USERNS:
+		if (unshare(CLONE_NEWUSER)) {
+			fprintf(stderr, "# unshare(CLONE_NEWUSER): %s\n",
+				strerror(errno));
+			return KPR_EXIT_SKIP;
+		}
+		break;
+	case VIEW_MNTNS:
+		if (unshare(CLONE_NEWNS))
+			return KPR_EXIT_SETUP;
+		break;
+	case VIEW_CHROOT:
+		if (chroot(r->root) || chdir("/"))
+			return KPR_EXIT_SETUP;
+		if (prog)
+			prog = r->inner;
+		break;
+	}
+	return exec_owner(prog, fd, r->port);
+}
+
+/*
+ * The real owner, not a copy, started in a user namespace (without a mount
+ * namespace), in a mount namespace, or in a chroot, by its path or by a
+ * descriptor opened before: the files that its exec loads besides it (ELF
+ * interpreter, libraries) would be the caller's.  It gets no port there, and
+ * gets it when started the same way on the host.
+ */
+TEST_F(host_view, exec_owner)
+{
+	struct view_req r = {
+		.how = variant->how,
+		.by_fd = variant->by_fd,
+		.port = variant->port,
+	};
+	char srv[KPR_NAME_LEN], root[KPR_NAME_LEN];
+	int ret;
+
+	r.prog = path_in(&self->env, "srv", srv);
+	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv, 0755));
+	if (r.by_fd) {
+		/* An empty chroot: the owner cannot be reached by a path. */
+		r.root = path_in(&self->env, "empty", root);
+		ASSERT_EQ(0, mkdir(root, 0755));
+	} else {
+		/* The owner is /srv in the chroot. */
+		r.root = self->env.dir;
+		r.inner = "/srv";
+	}
+	ASSERT_EQ(0, policy_printf("%u %s\n", r.port, srv));
+
+	/* Control: the same start on the host. */
+	EXPECT_EQ(0, run_in_child(variant->uid, view_fn, &r));
+
+	r.enter = true;
+	ret = run_in_child(variant->uid, view_fn, &r);
+	if (ret == KPR_EXIT_SKIP)
+		SKIP(return, "no user namespaces");
+	EXPECT_EQ(EACCES, ret);
+
+	/* Nothing was left behind. */
+	r.enter = false;
+	EXPECT_EQ(0, run_in_child(variant->uid, view_fn, &r));
+	EXPECT_EQ(0, run_srv(srv, KPR_SAME_UID, r.port));
+}
+
 /* The owner of a port runs like a setuid program: no one may tamper. */
 
 FIXTURE(tamper) {
@@ -907,6 +1110,233 @@ TEST_F(tamper, running_owner)
 	tamper_test(_metadata, srv, port, KPR_SAME_UID, false, missing);
 }
 
+struct seccomp_req {
+	const char *prog;
+	unsigned short port;
+	bool listener;	/* SECCOMP_FILTER_FLAG_NEW_LISTENER */
+};
+
+/*
+ * Sets no_new_privs, installs a seccomp filter and runs the owner.  With a
+ * listener, the filter reports vhangup(), which no one calls, to it; without
+ * one, it allows every system call, as the filter of a systemd service with
+ * NoNewPrivileges= may.  The listener stays open here, in the owner's parent,
+ * until the owner ends.
+ */
+static int seccomp_fn(void *arg)
+{
+	const struct seccomp_req *r = arg;
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_vhangup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = r->listener ? ARRAY_SIZE(insns) : 1,
+		.filter = r->listener ? insns : &insns[ARRAY_SIZE(insns) - 1],
+	};
+	int ret, fd;
+
+	if (quiet_stdout() || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return KPR_EXIT_SETUP;
+	fd = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
+		     r->listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog);
+	if (fd < 0) {
+		fprintf(stderr, "# seccomp(SECCOMP_SET_MODE_FILTER): %s\n",
+			strerror(errno));
+		return KPR_EXIT_SKIP;
+	}
+	ret = exec_srv(r->prog, r->port);
+	if (r->listener)
+		close(fd);
+	return ret;
+}
+
+/*
+ * The holder of a seccomp listener answers the system calls of the filtered
+ * task and can install descriptors into it: an owner started under one gets
+ * no port.  no_new_privs and a filter without a listener do not matter.
+ */
+TEST_F(tamper, seccomp_listener)
+{
+	struct seccomp_req r = { .port = 32310 };
+	char srv[PATH_MAX];
+	int ret;
+
+	r.prog = path_in(&self->env, "srv", srv);
+	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv, 0755));
+	ASSERT_EQ(0, policy_printf("%u %s\n", r.port, srv));
+
+	/* Control: no_new_privs and a filter without a listener. */
+	ret = run_in_child(KPR_UID, seccomp_fn, &r);
+	if (ret == KPR_EXIT_SKIP)
+		SKIP(return, "no seccomp filters (CONFIG_SECCOMP_FILTER)");
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(0, run_in_child(KPR_SAME_UID, seccomp_fn, &r));
+
+	r.listener = true;
+	EXPECT_EQ(EACCES, run_in_child(KPR_UID, seccomp_fn, &r));
+	EXPECT_EQ(EACCES, run_in_child(KPR_SAME_UID, seccomp_fn, &r));
+
+	/* The same owner, started as usual. */
+	EXPECT_EQ(0, run_srv(srv, KPR_UID, r.port));
+	EXPECT_EQ(0, run_srv(srv, KPR_SAME_UID, r.port));
+}
+
+/*
+ * Runs @prog as @uid with the option @opt, which prints "@opt=N" first:
+ * returns N (decimal, or hexadecimal after "0x"), or -1.
+ */
+static long option_of(struct __test_metadata *const _metadata,
+		      const char *prog, uid_t uid, unsigned short port,
+		      const char *opt)
+{
+	char portstr[8], line[64];
+	char *const argv[] = {
+		(char *)prog, "inet", "tcp", "127.0.0.1", portstr, (char *)opt,
+		NULL,
+	};
+	size_t len = strlen(opt);
+	int ret;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	ret = run_output(uid, false, prog, argv, line, sizeof(line));
+	EXPECT_EQ(0, ret)
+	{
+		TH_LOG("%s %s as uid %d: exit code %d", prog, opt, (int)uid,
+		       ret);
+	}
+	if (strncmp(line, opt, len) || line[len] != '=')
+		return -1;
+	return strtol(line + len + 1, NULL, 0);
+}
+
+/* A named owner is not dumpable; the same binary, not named, is. */
+TEST_F(tamper, not_dumpable)
+{
+	const unsigned short port = 32320;
+	char srv[PATH_MAX];
+
+	path_in(&self->env, "srv", srv);
+	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv, 0755));
+	ASSERT_EQ(0, policy_printf("%u %s\n", port, srv));
+
+	EXPECT_EQ(0, option_of(_metadata, srv, KPR_UID, port, "dumpable"));
+	EXPECT_EQ(0, option_of(_metadata, srv, KPR_SAME_UID, port,
+			       "dumpable"));
+	EXPECT_EQ(1, option_of(_metadata, self->env.copy, KPR_UID, port + 1,
+			       "dumpable"));
+	EXPECT_EQ(1, option_of(_metadata, self->env.copy, KPR_SAME_UID,
+			       port + 1, "dumpable"));
+}
+
+/* Opens /proc/PID/environ of the pid at @arg: 0 or the errno. */
+static int open_environ_fn(void *arg)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", *(pid_t *)arg);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/*
+ * Starts @prog as KPR_UID to hold 127.0.0.1:@port, then opens its
+ * /proc/PID/environ as KPR_UID, which must give @user_res, and as root
+ * (CAP_SYS_PTRACE: ps and lsof), which must work.
+ */
+static void environ_test(struct __test_metadata *const _metadata,
+			 const char *prog, unsigned short port, int user_res)
+{
+	char portstr[8], line[64];
+	char *const argv[] = {
+		(char *)prog, "inet", "tcp", "127.0.0.1", portstr, "hold", NULL,
+	};
+	struct kpr_proc target;
+	int res;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	ASSERT_LT(0, spawn(&target, KPR_UID, false, prog, argv));
+	ASSERT_LT(0, proc_read_line(&target, line, sizeof(line)))
+	{
+		TH_LOG("%s could not bind port %u: exit code %d", prog, port,
+		       proc_finish(&target));
+	}
+	ASSERT_EQ(port, atoi(line));
+
+	res = run_in_child(KPR_UID, open_environ_fn, &target.pid);
+	EXPECT_EQ(user_res, res)
+	{
+		TH_LOG("the user opening /proc/%d/environ of %s: %s (%d)",
+		       target.pid, prog, res ? strerror(res) : "allowed", res);
+	}
+	EXPECT_EQ(0, run_in_child(KPR_SAME_UID, open_environ_fn, &target.pid));
+	EXPECT_EQ(0, proc_finish(&target));
+}
+
+/*
+ * Not dumpable, an owner keeps its /proc/PID files from the other tasks of
+ * its user; they read those of a program that owns no port.
+ */
+TEST_F(tamper, environ_of_owner)
+{
+	const unsigned short port = 32330;
+	char srv[PATH_MAX];
+
+	path_in(&self->env, "srv", srv);
+	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv, 0755));
+	ASSERT_EQ(0, policy_printf("%u %s\n", port, srv));
+
+	/* Control: a program that owns no port. */
+	environ_test(_metadata, self->env.copy, port + 1, 0);
+	environ_test(_metadata, srv, port, EACCES);
+}
+
+/*
+ * The personality flags that weaken a program, such as ADDR_NO_RANDOMIZE
+ * that its parent set, are cleared for an owner as for a setuid program.
+ */
+TEST_F(tamper, personality_cleared)
+{
+	const unsigned short port = 32340;
+	long owner_user, owner_root, copy_user, copy_root;
+	char srv[PATH_MAX];
+	int old;
+
+	path_in(&self->env, "srv", srv);
+	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv, 0755));
+	ASSERT_EQ(0, policy_printf("%u %s\n", port, srv));
+
+	old = personality(0xffffffff);
+	ASSERT_NE(-1, old);
+	ASSERT_NE(-1, personality(old | ADDR_NO_RANDOMIZE));
+	owner_user = option_of(_metadata, srv, KPR_UID, port, "personality");
+	owner_root = option_of(_metadata, srv, KPR_SAME_UID, port,
+			       "personality");
+	copy_user = option_of(_metadata, self->env.copy, KPR_UID, port + 1,
+			      "personality");
+	copy_root = option_of(_metadata, self->env.copy, KPR_SAME_UID,
+			      port + 1, "personality");
+	ASSERT_NE(-1, personality(old));
+
+	TH_LOG("personality: owner 0x%lx, 0x%lx; not named 0x%lx, 0x%lx",
+	       owner_user, owner_root, copy_user, copy_root);
+	EXPECT_LE(0, owner_user);
+	EXPECT_EQ(0, owner_user & ADDR_NO_RANDOMIZE);
+	EXPECT_LE(0, owner_root);
+	EXPECT_EQ(0, owner_root & ADDR_NO_RANDOMIZE);
+	EXPECT_LE(0, copy_user);
+	EXPECT_NE(0, copy_user & ADDR_NO_RANDOMIZE);
+	EXPECT_LE(0, copy_root);
+	EXPECT_NE(0, copy_root & ADDR_NO_RANDOMIZE);
+}
+
 /* Sockets that bind TCP or UDP ports without being TCP or UDP sockets. */
 
 FIXTURE(proto) {
@@ -1156,6 +1586,68 @@ TEST_F(proto, reserved_port)
 	else
 		EXPECT_EQ(-EACCES, fd);
 	EXPECT_EQ(0, proc_finish(&owner));
+}
+
+/* Raw sockets: their "port" is no port. */
+
+FIXTURE(raw) {
+	struct env env;
+};
+
+FIXTURE_SETUP(raw)
+{
+	env_setup(_metadata, &self->env);
+}
+
+FIXTURE_TEARDOWN_PARENT(raw)
+{
+	env_teardown(&self->env);
+}
+
+/*
+ * Binds a new raw socket of @family and @protocol to @addr, whose port field
+ * is @port: returns 0 or the errno of the failure.
+ */
+static int raw_bind(int family, int protocol, const char *addr,
+		    unsigned short port)
+{
+	struct kpr_addr a;
+	int fd, err;
+
+	err = make_addr(family, addr, port, &a);
+	if (err)
+		return -err;
+	fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, protocol);
+	if (fd < 0)
+		return 1000 + errno;
+	err = bind(fd, (struct sockaddr *)&a.ss, a.len) ? errno : 0;
+	close(fd);
+	return err;
+}
+
+/*
+ * A raw socket ignores the port of the address it binds: with the number of
+ * a reserved port there, its bind() works for any program.
+ */
+TEST_F(raw, port_field_ignored)
+{
+	const unsigned short port = 32350;
+	char srv[PATH_MAX];
+
+	path_in(&self->env, "srv", srv);
+	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv, 0755));
+	ASSERT_EQ(0, policy_printf("%u %s\n", port, srv));
+
+	/* Control: reserved for UDP and TCP. */
+	EXPECT_EQ(EACCES, bind_addr(AF_INET, SOCK_DGRAM, "127.0.0.1", port, 0));
+	EXPECT_EQ(EACCES, bind_addr(AF_INET, SOCK_STREAM, "127.0.0.1", port,
+				    0));
+	EXPECT_EQ(EACCES, bind_addr(AF_INET6, SOCK_DGRAM, "::1", port, 0));
+
+	EXPECT_EQ(0, raw_bind(AF_INET, IPPROTO_UDP, "127.0.0.1", port));
+	EXPECT_EQ(0, raw_bind(AF_INET, IPPROTO_TCP, "127.0.0.1", port));
+	EXPECT_EQ(0, raw_bind(AF_INET6, IPPROTO_UDP, "::1", port));
+	EXPECT_EQ(0, raw_bind(AF_INET6, IPPROTO_TCP, "::1", port));
 }
 
 /* A cgroup BPF program that changes the port of bind(). */

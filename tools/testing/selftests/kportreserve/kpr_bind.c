@@ -19,6 +19,10 @@
  *                 end of file on stdin before exiting;
  *           listen: listen() after binding a stream socket;
  *           secure: first print "secure=N", N being getauxval(AT_SECURE);
+ *           dumpable: first print "dumpable=N", N being
+ *                 prctl(PR_GET_DUMPABLE);
+ *           personality: first print "personality=0xN", N being the
+ *                 personality of this process (personality(0xffffffff));
  *           addr: first print "addr=0x...", the address of a writable
  *                 buffer of 64 bytes in this process (for ptrace tests);
  *           traceme: first call ptrace(PTRACE_TRACEME) and print
@@ -42,6 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -79,7 +85,7 @@ static int fail(const char *what)
 static int print_usage(void)
 {
 	fprintf(stderr,
-		"# usage: kpr_bind FAMILY TYPE ADDR PORT [reuseaddr] [reuseport] [wait] [hold] [listen] [secure] [addr] [traceme]\n");
+		"# usage: kpr_bind FAMILY TYPE ADDR PORT [reuseaddr] [reuseport] [wait] [hold] [listen] [secure] [dumpable] [personality] [addr] [traceme]\n");
 	return 254;
 }
 
@@ -165,6 +171,11 @@ int main(int argc, char *argv[])
 			do_listen = true;
 		else if (!strcmp(argv[i], "secure"))
 			printf("secure=%lu\n", getauxval(AT_SECURE));
+		else if (!strcmp(argv[i], "dumpable"))
+			printf("dumpable=%d\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+		else if (!strcmp(argv[i], "personality"))
+			printf("personality=0x%x\n",
+			       (unsigned int)personality(0xffffffff));
 		else if (!strcmp(argv[i], "addr"))
 			printf("addr=%p\n", (void *)target_buf);
 		else if (!strcmp(argv[i], "traceme"))
