@@ -11,6 +11,7 @@
 #include <linux/personality.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/seccomp.h>
 #include <linux/string.h>
 #include <net/sock.h>
@@ -107,4 +108,44 @@ __rust_helper void rust_helper_lsm_bprm_set_privileged(struct linux_binprm *bprm
 	bprm->secureexec = 1;
 	bprm->interp_flags |= BINPRM_FLAGS_ENFORCE_NONDUMP;
 	bprm->per_clear |= PER_CLEAR_ON_SETID;
+}
+
+/* The caller holds rcu_read_lock(); the leader outlives the RCU read section. */
+__rust_helper struct task_struct *
+rust_helper_lsm_task_group_leader(const struct task_struct *task)
+{
+	return READ_ONCE(task->group_leader);
+}
+
+/* True if a thread of the current process is ptracing another task. */
+__rust_helper bool rust_helper_lsm_current_group_is_tracing(void)
+{
+	struct task_struct *t;
+	bool ret = false;
+
+	rcu_read_lock();
+	for_each_thread(current, t) {
+		if (!list_empty_careful(&t->ptraced)) {
+			ret = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+/* As seccomp's SECCOMP_FILTER_FLAG_TSYNC does for every thread. */
+__rust_helper void rust_helper_lsm_current_group_set_no_new_privs(void)
+{
+	struct task_struct *t;
+
+	rcu_read_lock();
+	for_each_thread(current, t)
+		task_set_no_new_privs(t);
+	rcu_read_unlock();
+}
+
+__rust_helper bool rust_helper_lsm_current_is_kthread(void)
+{
+	return current->flags & PF_KTHREAD;
 }

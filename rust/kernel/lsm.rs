@@ -10,6 +10,10 @@
 //!
 //! C header: [`include/linux/lsm_hooks.h`](srctree/include/linux/lsm_hooks.h)
 
+use crate::sync::atomic::{
+    Atomic,
+    Relaxed, //
+};
 use crate::{
     bindings,
     error::VTABLE_DEFAULT_ERROR,
@@ -82,6 +86,37 @@ impl Id {
 pub trait CredBlob: Zeroable + Clone + Send + Sync + 'static {}
 
 impl CredBlob for () {}
+
+/// A word of per-task flags of an LSM, kept in the task's security blob.
+///
+/// It is zero for the first task; a new task (process or thread) starts with
+/// [`Hooks::task_flags_on_fork`] of its creator's flags or'ed with those of its creator's
+/// thread group leader (so flags set on a leader reach every thread, also one being created
+/// at that moment). Unlike the credential, other tasks may
+/// read it, and the task may change it at any time, so its bits are set atomically.
+#[repr(transparent)]
+pub struct TaskFlags(Atomic<u32>);
+
+// SAFETY: `Atomic<u32>` has the layout of a `u32`, for which all zeroes is a valid value.
+unsafe impl Zeroable for TaskFlags {}
+
+impl TaskFlags {
+    /// The flags.
+    pub fn get(&self) -> u32 {
+        self.0.load(Relaxed)
+    }
+
+    /// Sets the flags in `bits`; nothing clears them.
+    pub fn set(&self, bits: u32) {
+        let mut old = self.get();
+        while old & bits != bits {
+            match self.0.cmpxchg(old, old | bits, Relaxed) {
+                Ok(_) => break,
+                Err(cur) => old = cur,
+            }
+        }
+    }
+}
 
 /// The hooks of an LSM.
 ///
@@ -247,6 +282,17 @@ pub trait Hooks: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// The [`TaskFlags`] of a task that the current task creates, from the current task's.
+    fn task_flags_on_fork(flags: u32) -> u32 {
+        flags
+    }
+
+    /// `uring_sqpoll`: may the current task create an io_uring with a polling thread
+    /// (`IORING_SETUP_SQPOLL`), which submits with the creator's credentials of that moment?
+    fn uring_sqpoll(_cx: &mut Context<'_, Self>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// `uring_override_creds`: may an io_uring request of the current task run with `new`?
     fn uring_override_creds(_cx: &mut Context<'_, Self>, _new: &Self::Cred) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
@@ -258,11 +304,25 @@ pub trait Hooks: Sized + 'static {
 /// # Safety
 ///
 /// `blob_sizes` returns the `lsm_blob_sizes` that was registered in the LSM's `lsm_info`, with
-/// `lbs_cred` requested as `size_of::<Self::Cred>()`.
+/// `lbs_cred` requested as `size_of::<Self::Cred>()` and `lbs_task` as
+/// `size_of::<TaskFlags>()`.
 #[doc(hidden)]
 pub unsafe trait Declared: Hooks {
     /// The blob sizes, rewritten to offsets by the framework at boot.
     fn blob_sizes() -> *const bindings::lsm_blob_sizes;
+}
+
+/// Returns where `T`'s flags are in the security blob of `task`.
+///
+/// # Safety
+///
+/// `task` is a live task and `T`'s hooks are registered (the offsets are final).
+unsafe fn task_flags_ptr<T: Declared>(task: *const bindings::task_struct) -> *mut TaskFlags {
+    // SAFETY: `blob_sizes` points to the registered sizes, rewritten at boot and read-only after.
+    let off = unsafe { (*T::blob_sizes()).lbs_task } as usize;
+    // SAFETY: `task` is live (safety requirements); the framework allocated its blob with room
+    // for the flags at `off`, since `T` asked for them.
+    unsafe { (*task).security.cast::<u8>().add(off).cast() }
 }
 
 /// Returns where `T`'s state is in the security blob of `cred`.
@@ -315,6 +375,34 @@ impl<T: Declared> Context<'_, T> {
         // SAFETY: `cred` is live, and by the type invariants the offsets are final; its blob was
         // zeroed or cloned, so it holds a valid `T::Cred`, never changed once committed.
         unsafe { &*cred_blob_ptr::<T>(cred) }
+    }
+
+    /// The LSM's flags of the current task.
+    pub fn task_flags(&self) -> &TaskFlags {
+        // SAFETY: The current task is live while it runs; by the type invariants the offsets are
+        // final.
+        unsafe { &*task_flags_ptr::<T>(bindings::get_current()) }
+    }
+
+    /// The LSM's flags of the leader of the current task's thread group, which the whole
+    /// process shares.
+    pub fn leader_task_flags(&self) -> &TaskFlags {
+        // SAFETY: The current task is live. Its `group_leader` changes only when the current
+        // task itself execs, and the leader is released only after every other thread of the
+        // group, so it outlives this borrow of the current task's context.
+        unsafe { &*task_flags_ptr::<T>((*bindings::get_current()).group_leader) }
+    }
+
+    /// The LSM's flags of `task` and of the leader of its thread group, or'ed.
+    pub fn group_task_flags_of(&self, task: &Task) -> u32 {
+        let _guard = rcu::read_lock();
+        // SAFETY: `task` is live; its leader, read with `READ_ONCE()`, is freed only after an
+        // RCU grace period, so it stays live inside the RCU read-side critical section. The
+        // offsets are final (type invariants).
+        unsafe {
+            let leader = bindings::lsm_task_group_leader(task.as_ptr());
+            (*task_flags_ptr::<T>(task.as_ptr())).get() | (*task_flags_ptr::<T>(leader)).get()
+        }
     }
 
     /// Calls `f` with the LSM's state in `task`'s objective credential (`real_cred`), read under
@@ -372,6 +460,25 @@ pub fn current_is_tracing() -> bool {
     // SAFETY: Reads the current task's own list head, as `list_empty_careful()` allows without
     // the lock.
     unsafe { bindings::lsm_current_is_tracing() }
+}
+
+/// Returns true if a thread of the current process is ptracing another task (a snapshot, see
+/// [`current_is_tracing`]).
+pub fn current_group_is_tracing() -> bool {
+    // SAFETY: The helper walks the current thread group under RCU.
+    unsafe { bindings::lsm_current_group_is_tracing() }
+}
+
+/// Sets `no_new_privs` on every thread of the current process, as seccomp's TSYNC does.
+pub fn set_current_group_no_new_privs() {
+    // SAFETY: The helper walks the current thread group under RCU; the flag is an atomic bit.
+    unsafe { bindings::lsm_current_group_set_no_new_privs() };
+}
+
+/// Returns true if the current task is a kernel thread (`PF_KTHREAD`), e.g. a workqueue worker.
+pub fn current_is_kthread() -> bool {
+    // SAFETY: Reads the current task's own flags.
+    unsafe { bindings::lsm_current_is_kthread() }
 }
 
 /// Sets `no_new_privs` on the current task: its `execve()` calls never grant privileges again.
@@ -935,6 +1042,32 @@ pub mod adapters {
 
     /// # Safety
     ///
+    /// Called by the LSM framework.
+    pub unsafe extern "C" fn uring_sqpoll<T: Declared>() -> c_int {
+        // SAFETY: Called by the framework.
+        ret(unsafe { with_cx::<T, _>(|cx| T::uring_sqpoll(cx)) })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the LSM framework with a new task whose blob is zeroed, from its creator.
+    pub unsafe extern "C" fn task_alloc<T: Declared>(
+        task: *mut bindings::task_struct,
+        _clone_flags: u64,
+    ) -> c_int {
+        // SAFETY: The current task and `task` are live, and the offsets are final since the
+        // framework calls our hook; nobody else sees `task`'s blob yet.
+        unsafe {
+            let cur = bindings::get_current();
+            let flags = (*task_flags_ptr::<T>(cur)).get()
+                | (*task_flags_ptr::<T>((*cur).group_leader)).get();
+            (*task_flags_ptr::<T>(task)).set(T::task_flags_on_fork(flags));
+        }
+        0
+    }
+
+    /// # Safety
+    ///
     /// Called by the LSM framework with a live credential.
     pub unsafe extern "C" fn uring_override_creds<T: Declared>(
         new: *const bindings::cred,
@@ -987,8 +1120,8 @@ pub mod adapters {
 /// `type` implements [`Hooks`]; `hooks` lists the hooks to register, each of which must be
 /// implemented. A hook that exists only in some configurations takes a `#[cfg(...)]` attribute
 /// in the list. `init` runs from `security_init()`; `initcall_fs` runs as an `fs_initcall`,
-/// after securityfs is up. The credential blob hooks (`cred_prepare`, `cred_transfer`,
-/// `cred_free`) are always registered.
+/// after securityfs is up. The blob hooks (`cred_prepare`, `cred_transfer`, `cred_free`,
+/// `task_alloc`) are always registered.
 ///
 /// ```ignore
 /// kernel::define_lsm! {
@@ -1018,6 +1151,7 @@ macro_rules! define_lsm {
             #[link_section = ".data..ro_after_init"]
             static mut __LSM_BLOBS: __lsm::lsm_blob_sizes = __lsm::lsm_blob_sizes {
                 lbs_cred: ::core::mem::size_of::<<$t as __lsm::Hooks>::Cred>() as u32,
+                lbs_task: ::core::mem::size_of::<__lsm::TaskFlags>() as u32,
                 ..::pin_init::zeroed()
             };
 
@@ -1034,6 +1168,7 @@ macro_rules! define_lsm {
                 "cred_prepare",
                 "cred_transfer",
                 "cred_free",
+                "task_alloc",
             ]
             .len();
 
@@ -1043,6 +1178,7 @@ macro_rules! define_lsm {
                 $crate::__lsm_hook!(cred_prepare, $t),
                 $crate::__lsm_hook!(cred_transfer, $t),
                 $crate::__lsm_hook!(cred_free, $t),
+                $crate::__lsm_hook!(task_alloc, $t),
             ];
 
             #[link_section = ".init.text"]

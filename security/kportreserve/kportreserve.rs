@@ -45,7 +45,7 @@ impl lsm::Hooks for KPortReserve {
         _protocol: i32,
         kern: bool,
     ) -> Result {
-        netoff::socket_create(cx.cred(), family, kern)
+        netoff::socket_create(netoff::is_off(cx), family, kern)
     }
 
     fn socket_bind(cx: &mut Cx<'_>, sock: &Socket, addr: &SockAddr<'_>) -> Result {
@@ -53,11 +53,11 @@ impl lsm::Hooks for KPortReserve {
     }
 
     fn socket_connect(cx: &mut Cx<'_>, sock: &Socket, _addr: &SockAddr<'_>) -> Result {
-        netoff::socket_use(cx.cred(), sock)
+        netoff::socket_use(netoff::is_off(cx), sock)
     }
 
     fn socket_listen(cx: &mut Cx<'_>, sock: &Socket) -> Result {
-        netoff::socket_use(cx.cred(), sock)
+        netoff::socket_use(netoff::is_off(cx), sock)
     }
 
     fn inet_port_reserved(init_net: bool, port: u16) -> bool {
@@ -74,19 +74,19 @@ impl lsm::Hooks for KPortReserve {
         addr: Option<&SockAddr<'_>>,
         flags: u32,
     ) -> Result {
-        netoff::socket_sendmsg(cx.cred(), sock, addr, flags)
+        netoff::socket_sendmsg(netoff::is_off(cx), sock, addr, flags)
     }
 
     fn tun_dev_create(cx: &mut Cx<'_>) -> Result {
-        netoff::tun_dev_use(cx.cred())
+        netoff::tun_dev_use(netoff::is_off(cx))
     }
 
     fn tun_dev_open(cx: &mut Cx<'_>) -> Result {
-        netoff::tun_dev_use(cx.cred())
+        netoff::tun_dev_use(netoff::is_off(cx))
     }
 
     fn tun_dev_attach_queue(cx: &mut Cx<'_>) -> Result {
-        netoff::tun_dev_use(cx.cred())
+        netoff::tun_dev_use(netoff::is_off(cx))
     }
 
     fn sctp_bind_connect(
@@ -95,12 +95,13 @@ impl lsm::Hooks for KPortReserve {
         _optname: i32,
         _addr: &SockAddr<'_>,
     ) -> Result {
-        netoff::sctp_bind_connect(cx.cred(), sk)
+        netoff::sctp_bind_connect(netoff::is_off(cx), sk)
     }
 
     #[cfg(CONFIG_KEYS)]
-    fn key_alloc(_cx: &mut Cx<'_>, key: &lsm::Key, cred: &cred::KprCred) -> Result {
-        netoff::key_alloc(cred, key.type_name().to_bytes())
+    fn key_alloc(cx: &mut Cx<'_>, key: &lsm::Key, cred: &cred::KprCred) -> Result {
+        let off = cred.network_off() || netoff::is_off(cx);
+        netoff::key_alloc(off, key.type_name().to_bytes())
     }
 
     fn task_prctl(cx: &mut Cx<'_>, option: i32, args: [usize; 4]) -> Option<Result<i32>> {
@@ -108,6 +109,7 @@ impl lsm::Hooks for KPortReserve {
     }
 
     fn bprm_creds_for_exec(cx: &mut Cx<'_>, bprm: &mut Binprm<'_, Self>) -> Result {
+        netoff::bprm_creds_for_exec(cx);
         identity::bprm_creds_for_exec(cx, bprm)
     }
 
@@ -123,6 +125,10 @@ impl lsm::Hooks for KPortReserve {
     fn ptrace_traceme(cx: &mut Cx<'_>, parent: &Task) -> Result {
         netoff::ptrace_traceme(cx, parent)?;
         identity::ptrace_traceme(cx, parent)
+    }
+
+    fn uring_sqpoll(cx: &mut Cx<'_>) -> Result {
+        netoff::uring_sqpoll(cx)
     }
 
     fn uring_override_creds(cx: &mut Cx<'_>, new: &cred::KprCred) -> Result {
@@ -153,6 +159,7 @@ kernel::define_lsm! {
         bprm_creds_from_file,
         ptrace_access_check,
         ptrace_traceme,
+        uring_sqpoll,
         uring_override_creds,
     ],
     init: init,

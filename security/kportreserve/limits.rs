@@ -18,4 +18,5 @@ pub(crate) const NR_PORTS: usize = 65536;
 pub(crate) const KERNEL_PROGRAM: &[u8] = b"<kernel>";
 
 /// The flags of `PR_SET_NETWORK` that are defined.
-pub(crate) const NETWORK_ALL_FLAGS: usize = kernel::bindings::PR_NETWORK_OFF as usize;
+pub(crate) const NETWORK_ALL_FLAGS: usize =
+    (kernel::bindings::PR_NETWORK_OFF | kernel::bindings::PR_NETWORK_TSYNC) as usize;

@@ -28,19 +28,44 @@ pub(crate) fn family_is_local(family: u32) -> bool {
     matches!(family, bindings::AF_UNIX | bindings::AF_NETLINK)
 }
 
-/// The new flags for `PR_SET_NETWORK` with `flags` when the task has `cur`.
-pub(crate) fn set_network(cur: u32, args: [usize; 4]) -> Result<u32> {
+/// A [`lsm::TaskFlags`] bit: `PR_NETWORK_OFF | PR_NETWORK_TSYNC` was set for the process. It
+/// is set on the thread group leader, whose flags every check reads along with the task's own,
+/// and copied into the flags of every task created afterwards.
+pub(crate) const TASK_NETWORK_OFF: u32 = 2;
+
+/// True if the current task has no network access: its credential says so, or its process
+/// gave it up for all its threads.
+pub(crate) fn is_off(cx: &Context<'_, KPortReserve>) -> bool {
+    cx.cred().network_off()
+        || (cx.task_flags().get() | cx.leader_task_flags().get()) & TASK_NETWORK_OFF != 0
+}
+
+/// True if `task` has no network access (see [`is_off`]).
+fn task_is_off(cx: &Context<'_, KPortReserve>, task: &Task) -> bool {
+    cx.with_task_cred(task, KprCred::network_off)
+        || cx.group_task_flags_of(task) & TASK_NETWORK_OFF != 0
+}
+
+/// The flags of the credential after `PR_SET_NETWORK` with `args` when the task has `cur`
+/// (`PR_NETWORK_OFF` or 0), and whether all threads are asked for (`PR_NETWORK_TSYNC`).
+pub(crate) fn set_network(cur: u32, args: [usize; 4]) -> Result<(u32, bool)> {
     let [flags, a3, a4, a5] = args;
     if a3 != 0 || a4 != 0 || a5 != 0 || flags & !NETWORK_ALL_FLAGS != 0 {
         return Err(EINVAL);
     }
     // The flags fit in u32: they are a subset of NETWORK_ALL_FLAGS.
     let flags = flags as u32;
-    if cur & !flags != 0 {
+    let off = flags & bindings::PR_NETWORK_OFF;
+    let tsync = flags & bindings::PR_NETWORK_TSYNC != 0;
+    if tsync && off == 0 {
+        // TSYNC says for whom, OFF says what.
+        return Err(EINVAL);
+    }
+    if cur & !off != 0 {
         // Clearing PR_NETWORK_OFF: the flag is one-way.
         return Err(EPERM);
     }
-    Ok(cur | flags)
+    Ok((cur | off, tsync))
 }
 
 /// Handles `PR_SET_NETWORK` and `PR_GET_NETWORK`; `None` for every other option.
@@ -54,36 +79,65 @@ pub(crate) fn task_prctl(
         bindings::PR_GET_NETWORK => Some(if args.iter().any(|&a| a != 0) {
             Err(EINVAL)
         } else {
-            // The flags are a small bit set.
-            Ok(cx.cred().network as i32)
+            Ok(if is_off(cx) {
+                bindings::PR_NETWORK_OFF as i32
+            } else {
+                0
+            })
         }),
         _ => None,
     }
 }
 
 fn prctl_set(cx: &mut Context<'_, KPortReserve>, args: [usize; 4]) -> Result<i32> {
-    let cur = cx.cred().network;
-    let new = set_network(cur, args)?;
-    if new != cur {
-        // A tracer controls its tracees, and the checks of disablenetwork happen when a tracer
-        // attaches: a task that already traces another would keep a way to the network.
-        if lsm::current_is_tracing() {
-            return Err(EBUSY);
-        }
-        // Exec must never grant privileges to a task without network access: set
-        // no_new_privs along with the flag, as Landlock does for its own sandboxes.
+    let off = is_off(cx);
+    let (new, tsync) = set_network(if off { bindings::PR_NETWORK_OFF } else { 0 }, args)?;
+    let group_off = cx.leader_task_flags().get() & TASK_NETWORK_OFF != 0;
+    if new == 0 || (off && (!tsync || group_off)) {
+        // Nothing changes.
+        return Ok(0);
+    }
+    // A tracer controls its tracees, and the checks of disablenetwork happen when a tracer
+    // attaches: a task that already traces another would keep a way to the network. With
+    // TSYNC, no thread of the process may trace: all threads or none.
+    if lsm::current_is_tracing() || (tsync && lsm::current_group_is_tracing()) {
+        return Err(EBUSY);
+    }
+    // Neither while an io_uring polling thread may submit for it with its old credentials.
+    if (cx.task_flags().get() | cx.leader_task_flags().get()) & TASK_SQPOLL != 0 {
+        return Err(EBUSY);
+    }
+    if !cx.cred().network_off() {
         cx.commit_cred(|c| {
             c.network = new;
             Ok(())
         })?;
-        lsm::set_current_no_new_privs();
+    }
+    // Exec must never grant privileges to a task without network access: set no_new_privs
+    // along with the flag, as Landlock does for its own sandboxes, and on every thread with
+    // TSYNC, as seccomp does. Nothing can fail from here on.
+    lsm::set_current_no_new_privs();
+    if tsync {
+        lsm::set_current_group_no_new_privs();
+        cx.task_flags().set(TASK_NETWORK_OFF);
+        cx.leader_task_flags().set(TASK_NETWORK_OFF);
     }
     Ok(0)
 }
 
+/// `execve()` by a thread of a process that gave up its network for all threads: the thread
+/// becomes the leader of its new thread group, so it takes the flag into its own task flags,
+/// and no_new_privs with it (a thread created while the flag was being set may lack it).
+pub(crate) fn bprm_creds_for_exec(cx: &mut Context<'_, KPortReserve>) {
+    if cx.leader_task_flags().get() & TASK_NETWORK_OFF != 0 {
+        cx.task_flags().set(TASK_NETWORK_OFF);
+        lsm::set_current_no_new_privs();
+    }
+}
+
 /// `socket()`: network families are refused.
-pub(crate) fn socket_create(cred: &KprCred, family: i32, kern: bool) -> Result {
-    if kern || !cred.network_off() {
+pub(crate) fn socket_create(off: bool, family: i32, kern: bool) -> Result {
+    if kern || !off {
         return Ok(());
     }
     match u32::try_from(family) {
@@ -93,8 +147,8 @@ pub(crate) fn socket_create(cred: &KprCred, family: i32, kern: bool) -> Result {
 }
 
 /// `bind()`, `connect()` and `listen()` on a network socket the task already had.
-pub(crate) fn socket_use(cred: &KprCred, sock: &Socket) -> Result {
-    if !cred.network_off() || sock.is_kernel() || family_is_local(sock.family().into()) {
+pub(crate) fn socket_use(off: bool, sock: &Socket) -> Result {
+    if !off || sock.is_kernel() || family_is_local(sock.family().into()) {
         return Ok(());
     }
     Err(EACCES)
@@ -102,7 +156,7 @@ pub(crate) fn socket_use(cred: &KprCred, sock: &Socket) -> Result {
 
 /// `sendmsg()` with a destination address, or with `MSG_FASTOPEN`, on a network socket.
 pub(crate) fn socket_sendmsg(
-    cred: &KprCred,
+    off: bool,
     sock: &Socket,
     addr: Option<&SockAddr<'_>>,
     flags: u32,
@@ -110,13 +164,13 @@ pub(crate) fn socket_sendmsg(
     if addr.is_none() && flags & bindings::MSG_FASTOPEN == 0 {
         return Ok(());
     }
-    socket_use(cred, sock)
+    socket_use(off, sock)
 }
 
-/// May a task with `tracer` credentials trace one with `tracee` credentials? A task without
-/// network access must not control one that has it.
-pub(crate) fn may_trace(tracer: &KprCred, tracee: &KprCred) -> bool {
-    !tracer.network_off() || tracee.network_off()
+/// May a tracer with network access `!tracer_off` trace a tracee with `!tracee_off`? A task
+/// without network access must not control one that has it.
+pub(crate) fn may_trace(tracer_off: bool, tracee_off: bool) -> bool {
+    !tracer_off || tracee_off
 }
 
 /// `ptrace()` attach, and the other accesses that give control over `child` (`mode` has
@@ -130,8 +184,7 @@ pub(crate) fn ptrace_access_check(
     if mode & bindings::PTRACE_MODE_ATTACH == 0 {
         return Ok(());
     }
-    let tracer = cx.cred();
-    if cx.with_task_cred(child, |tracee| may_trace(tracer, tracee)) {
+    if may_trace(is_off(cx), task_is_off(cx, child)) {
         Ok(())
     } else {
         Err(EPERM)
@@ -140,8 +193,7 @@ pub(crate) fn ptrace_access_check(
 
 /// `PTRACE_TRACEME`: the parent becomes the tracer.
 pub(crate) fn ptrace_traceme(cx: &mut Context<'_, KPortReserve>, parent: &Task) -> Result {
-    let tracee = cx.cred();
-    if cx.with_task_cred(parent, |tracer| may_trace(tracer, tracee)) {
+    if may_trace(task_is_off(cx, parent), is_off(cx)) {
         Ok(())
     } else {
         Err(EPERM)
@@ -151,8 +203,8 @@ pub(crate) fn ptrace_traceme(cx: &mut Context<'_, KPortReserve>, parent: &Task) 
 /// tun/tap: creating a device, attaching to an existing one (`TUNSETIFF`) or attaching a queue
 /// (`TUNSETQUEUE`) opens a way to send raw packets; a task without network access gets none.
 /// A tun file that was attached before the flag keeps working, like a connected socket.
-pub(crate) fn tun_dev_use(cred: &KprCred) -> Result {
-    if cred.network_off() {
+pub(crate) fn tun_dev_use(off: bool) -> Result {
+    if off {
         Err(EACCES)
     } else {
         Ok(())
@@ -161,8 +213,8 @@ pub(crate) fn tun_dev_use(cred: &KprCred) -> Result {
 
 /// SCTP's own ways to bind and connect (`sctp_bindx()`, `sctp_connectx()`, the primary-address
 /// options and the implicit connect of `sendmsg()`), which do not pass the socket hooks.
-pub(crate) fn sctp_bind_connect(cred: &KprCred, sk: &Sock) -> Result {
-    if !cred.network_off() || sk.is_kernel() {
+pub(crate) fn sctp_bind_connect(off: bool, sk: &Sock) -> Result {
+    if !off || sk.is_kernel() {
         return Ok(());
     }
     Err(EACCES)
@@ -180,18 +232,33 @@ pub(crate) const NETWORK_KEY_TYPES: [&[u8]; 5] = [
 ];
 
 /// `request_key()` and `add_key()`: no key of a type that exists to look things up over the
-/// network for a task without network access (`cred` is the requester's credential).
-pub(crate) fn key_alloc(cred: &KprCred, type_name: &[u8]) -> Result {
-    if cred.network_off() && NETWORK_KEY_TYPES.contains(&type_name) {
+/// network for a task without network access.
+pub(crate) fn key_alloc(off: bool, type_name: &[u8]) -> Result {
+    if off && NETWORK_KEY_TYPES.contains(&type_name) {
         return Err(EACCES);
     }
+    Ok(())
+}
+
+/// A [`lsm::TaskFlags`] bit: the task, a thread of its process, or the task it was forked
+/// from, created an io_uring with a polling thread (`IORING_SETUP_SQPOLL`). That thread
+/// submits the ring's requests with the credentials its creator had then, whoever writes them
+/// into the ring, so a task that may reach such a ring cannot give up its network access
+/// (`EBUSY`).
+pub(crate) const TASK_SQPOLL: u32 = 1;
+
+/// `IORING_SETUP_SQPOLL`: remember that the task made a polling thread.
+pub(crate) fn uring_sqpoll(cx: &mut Context<'_, KPortReserve>) -> Result {
+    // The ring's fd is shared with the other threads: mark the process too.
+    cx.task_flags().set(TASK_SQPOLL);
+    cx.leader_task_flags().set(TASK_SQPOLL);
     Ok(())
 }
 
 /// io_uring personalities: a request may not run with credentials that have network access
 /// if its submitter has none.
 pub(crate) fn uring_override_creds(cx: &mut Context<'_, KPortReserve>, new: &KprCred) -> Result {
-    if cx.cred().network_off() && !new.network_off() {
+    if is_off(cx) && !new.network_off() {
         return Err(EACCES);
     }
     Ok(())
@@ -201,13 +268,6 @@ pub(crate) fn uring_override_creds(cx: &mut Context<'_, KPortReserve>, new: &Kpr
 #[kunit_tests(kportreserve_netoff)]
 mod tests {
     use super::*;
-
-    fn cred(network: u32) -> KprCred {
-        KprCred {
-            network,
-            ..Zeroable::zeroed()
-        }
-    }
 
     #[test]
     fn families() {
@@ -224,16 +284,13 @@ mod tests {
         ] {
             assert!(!family_is_local(f));
         }
-        let off = cred(bindings::PR_NETWORK_OFF);
+        let inet = bindings::AF_INET as i32;
+        assert_eq!(socket_create(true, inet, false), Err(EACCES));
+        assert_eq!(socket_create(true, -1, false), Err(EACCES));
+        assert_eq!(socket_create(true, bindings::AF_UNIX as i32, false), Ok(()));
+        assert_eq!(socket_create(true, inet, true), Ok(()));
         assert_eq!(
-            socket_create(&off, bindings::AF_INET as i32, false),
-            Err(EACCES)
-        );
-        assert_eq!(socket_create(&off, -1, false), Err(EACCES));
-        assert_eq!(socket_create(&off, bindings::AF_UNIX as i32, false), Ok(()));
-        assert_eq!(socket_create(&off, bindings::AF_INET as i32, true), Ok(()));
-        assert_eq!(
-            socket_create(&cred(0), bindings::AF_INET6 as i32, false),
+            socket_create(false, bindings::AF_INET6 as i32, false),
             Ok(())
         );
     }
@@ -241,11 +298,17 @@ mod tests {
     #[test]
     fn flag_transitions() {
         let off = bindings::PR_NETWORK_OFF as usize;
-        assert_eq!(set_network(0, [0, 0, 0, 0]), Ok(0));
-        assert_eq!(set_network(0, [off, 0, 0, 0]), Ok(off as u32));
-        assert_eq!(set_network(off as u32, [off, 0, 0, 0]), Ok(off as u32));
-        assert_eq!(set_network(off as u32, [0, 0, 0, 0]), Err(EPERM));
-        assert_eq!(set_network(0, [2, 0, 0, 0]), Err(EINVAL));
+        let tsync = bindings::PR_NETWORK_TSYNC as usize;
+        let offu = off as u32;
+        assert_eq!(set_network(0, [0, 0, 0, 0]), Ok((0, false)));
+        assert_eq!(set_network(0, [off, 0, 0, 0]), Ok((offu, false)));
+        assert_eq!(set_network(0, [off | tsync, 0, 0, 0]), Ok((offu, true)));
+        assert_eq!(set_network(offu, [off, 0, 0, 0]), Ok((offu, false)));
+        assert_eq!(set_network(offu, [off | tsync, 0, 0, 0]), Ok((offu, true)));
+        assert_eq!(set_network(offu, [0, 0, 0, 0]), Err(EPERM));
+        // TSYNC alone says for whom, not what.
+        assert_eq!(set_network(0, [tsync, 0, 0, 0]), Err(EINVAL));
+        assert_eq!(set_network(0, [4, 0, 0, 0]), Err(EINVAL));
         assert_eq!(set_network(0, [usize::MAX, 0, 0, 0]), Err(EINVAL));
         for i in 1..4 {
             let mut a = [off, 0, 0, 0];
@@ -253,17 +316,16 @@ mod tests {
             assert_eq!(set_network(0, a), Err(EINVAL));
         }
         // Argument errors win over the one-way rule.
-        assert_eq!(set_network(off as u32, [0, 1, 0, 0]), Err(EINVAL));
+        assert_eq!(set_network(offu, [0, 1, 0, 0]), Err(EINVAL));
     }
 
     #[test]
     fn other_channels() {
-        let (on, off) = (cred(0), cred(bindings::PR_NETWORK_OFF));
-        assert_eq!(tun_dev_use(&on), Ok(()));
-        assert_eq!(tun_dev_use(&off), Err(EACCES));
+        assert_eq!(tun_dev_use(false), Ok(()));
+        assert_eq!(tun_dev_use(true), Err(EACCES));
         for t in NETWORK_KEY_TYPES {
-            assert_eq!(key_alloc(&on, t), Ok(()));
-            assert_eq!(key_alloc(&off, t), Err(EACCES));
+            assert_eq!(key_alloc(false, t), Ok(()));
+            assert_eq!(key_alloc(true, t), Err(EACCES));
         }
         for t in [
             &b"user"[..],
@@ -272,16 +334,15 @@ mod tests {
             b"dns_resolve",
             b"dns_resolver2",
         ] {
-            assert_eq!(key_alloc(&off, t), Ok(()));
+            assert_eq!(key_alloc(true, t), Ok(()));
         }
     }
 
     #[test]
     fn ptrace_decisions() {
-        let (on, off) = (cred(0), cred(bindings::PR_NETWORK_OFF));
-        assert!(may_trace(&on, &on));
-        assert!(may_trace(&on, &off));
-        assert!(may_trace(&off, &off));
-        assert!(!may_trace(&off, &on));
+        assert!(may_trace(false, false));
+        assert!(may_trace(false, true));
+        assert!(may_trace(true, true));
+        assert!(!may_trace(true, false));
     }
 }

@@ -131,7 +131,7 @@ TEST_F(netoff, get_bad_arguments)
 TEST_F(netoff, set_bad_arguments)
 {
 	static const unsigned long flags[] = {
-		2, 4, 1UL << 31, PR_NETWORK_OFF | 2, ~0UL,
+		2, 4, 1UL << 31, PR_NETWORK_OFF | 4, ~0UL,
 	};
 	unsigned int i;
 
@@ -178,7 +178,7 @@ TEST_F(netoff, set_is_one_way)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, prctl(PR_SET_NETWORK, 2, 0, 0, 0));
 	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-1, prctl(PR_SET_NETWORK, PR_NETWORK_OFF | 2, 0, 0, 0));
+	EXPECT_EQ(-1, prctl(PR_SET_NETWORK, PR_NETWORK_OFF | 4, 0, 0, 0));
 	EXPECT_EQ(EINVAL, errno);
 
 	EXPECT_EQ(PR_NETWORK_OFF, prctl(PR_GET_NETWORK, 0, 0, 0, 0));
