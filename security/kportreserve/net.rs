@@ -61,7 +61,7 @@ pub(crate) fn socket_bind(
     addr: &SockAddr<'_>,
 ) -> Result {
     let cred = cx.cred();
-    netoff::socket_use(cred, sock)?;
+    netoff::socket_use(netoff::is_off(cx), sock)?;
     let sk = sock.sk();
     if sk.is_kernel() {
         return Ok(());
@@ -88,9 +88,10 @@ pub(crate) fn inet_bind_port(cx: &mut Context<'_, KPortReserve>, sk: &Sock, port
 ///
 /// A user socket gets a reserved port if the task runs a program that a rule for the port
 /// names; otherwise `EACCES`. A kernel socket gets it if a `<kernel>` rule covers the port, or
-/// if the task on whose behalf the kernel binds (SMC, rxrpc) runs such a program; otherwise
-/// `EADDRINUSE`, which makes the kernel's own port pickers (SUNRPC's reserved source ports) try
-/// another port, as they do for a port in use.
+/// if the task on whose behalf the kernel binds (SMC, rxrpc) runs such a program. It is
+/// refused with `EACCES`, or with `EADDRINUSE` for a kernel socket bound by a kernel thread, so
+/// that the kernel's own port pickers (SUNRPC's reserved source ports, bound from a workqueue)
+/// try another port, as they do for a port in use.
 ///
 /// Never sleeps: it may be called from a BPF program (`bpf_bind()`).
 fn check_port(cred: &KprCred, sk: &Sock, proto: Proto, port: u16) -> Result {
@@ -119,7 +120,11 @@ fn check_port(cred: &KprCred, sk: &Sock, proto: Proto, port: u16) -> Result {
         }
     }
     log_denial(proto, port);
-    Err(if sk.is_kernel() { EADDRINUSE } else { EACCES })
+    Err(if sk.is_kernel() && lsm::current_is_kthread() {
+        EADDRINUSE
+    } else {
+        EACCES
+    })
 }
 
 fn log_denial(proto: Proto, port: u16) {
