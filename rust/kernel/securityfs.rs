@@ -3,7 +3,8 @@
 //! securityfs, the pseudo file system under `/sys/kernel/security` where LSMs publish their
 //! interfaces.
 //!
-//! C header: [`include/linux/security.h`](srctree/include/linux/security.h)
+//! C headers: [`include/linux/security.h`](srctree/include/linux/security.h),
+//! [`include/linux/seq_file.h`](srctree/include/linux/seq_file.h)
 
 use crate::{
     alloc::{
@@ -11,8 +12,8 @@ use crate::{
         KVVec, //
     },
     error::from_err_ptr,
+    fmt,
     prelude::*,
-    seq_file::SeqFile,
     str::CStr,
     sync::{
         new_mutex,
@@ -23,24 +24,49 @@ use crate::{
         UserSlice, //
     },
 };
-use core::pin::Pin;
+use core::{
+    marker::PhantomData,
+    pin::Pin,
+    ptr::NonNull, //
+};
 
 /// The largest buffer that one `write(2)` to a securityfs file may pass.
 pub const MAX_WRITE: usize = 1 << 20;
 
 /// The operations of a securityfs file.
 ///
-/// Reads are served through `seq_file` from [`FileOps::show`]. Opening the file for writing
-/// creates a [`FileOps::Writer`] with [`FileOps::open_write`], which receives every `write(2)`
-/// through that open file and is handed to [`FileOps::release_write`] when the last reference
-/// to the open file goes away, so that a writer can treat everything written through one open
-/// file as one transaction (the way the IMA policy file does).
+/// Reads are served through `seq_file`, one record (typically a line) at a time: a read from
+/// the start of the file takes a [`FileOps::Snapshot`] with [`FileOps::snapshot`], and
+/// [`FileOps::show`] prints its records one by one. A read that goes on where the previous
+/// one through the same open file ended goes on from the same snapshot, so a reader that
+/// reads in small pieces still sees one consistent state. A read from any other offset is
+/// replayed by `seq_file` from the start, so it takes a new snapshot. The snapshot is dropped
+/// when the file is released or a new one is taken.
+///
+/// Opening the file for writing creates a [`FileOps::Writer`] with [`FileOps::open_write`],
+/// which receives every `write(2)` through that open file and is handed to
+/// [`FileOps::release_write`] when the last reference to the open file goes away, so that a
+/// writer can treat everything written through one open file as one transaction (the way the
+/// IMA policy file does).
 pub trait FileOps: Sync + 'static {
+    /// A consistent view of the contents of the file, from which its records are printed.
+    type Snapshot: Send + Unpin;
+
     /// The state of one open file that was opened for writing.
     type Writer: Send + Unpin;
 
-    /// Prints the contents of the file.
-    fn show(&self, m: &SeqFile) -> Result;
+    /// Takes a snapshot of the contents, for a read from the start of the file.
+    ///
+    /// An error fails the `read(2)`.
+    fn snapshot(&self) -> Result<Self::Snapshot>;
+
+    /// The number of records in `snap`.
+    fn records(&self, snap: &Self::Snapshot) -> usize;
+
+    /// Prints record `index` of `snap`, where `index` is less than [`FileOps::records`].
+    ///
+    /// An error fails the `read(2)`.
+    fn show(&self, snap: &Self::Snapshot, index: usize, out: &mut SeqOut<'_>) -> Result;
 
     /// Called when the file is opened for writing; an error fails the `open(2)`.
     fn open_write(&self) -> Result<Self::Writer>;
@@ -50,6 +76,37 @@ pub trait FileOps: Sync + 'static {
 
     /// Called once when a file opened for writing is released (last `close(2)`).
     fn release_write(&self, w: Self::Writer);
+}
+
+/// The output of [`FileOps::show`]: the buffer of a `seq_file`.
+///
+/// Writes cannot fail: when a record does not fit, `seq_file` discards it, grows its buffer and
+/// asks for the record again.
+///
+/// # Invariants
+///
+/// `seq` points to a live `seq_file` that only the current thread uses for the lifetime `'a`.
+pub struct SeqOut<'a> {
+    seq: NonNull<bindings::seq_file>,
+    _seq: PhantomData<&'a mut bindings::seq_file>,
+}
+
+impl SeqOut<'_> {
+    /// Appends `data` to the record.
+    #[inline]
+    pub fn write(&mut self, data: &[u8]) {
+        // SAFETY: By the type invariants, `seq` is live and only used by this thread; `data` is
+        // valid for reads of `data.len()` bytes. An overflow is recorded in the `seq_file`,
+        // which handles it, so the result is not needed.
+        unsafe { bindings::seq_write(self.seq.as_ptr(), data.as_ptr().cast(), data.len()) };
+    }
+}
+
+impl fmt::Write for SeqOut<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.write(s.as_bytes());
+        Ok(())
+    }
 }
 
 /// A securityfs directory, removed when dropped unless [`Dir::keep`] was called.
@@ -153,6 +210,9 @@ impl<T: FileOps> Drop for File<T> {
 #[pin_data]
 struct OpenFile<T: FileOps> {
     ops: &'static T,
+    /// The snapshot that reads print from; `None` until the first read.
+    #[pin]
+    snapshot: Mutex<Option<T::Snapshot>>,
     #[pin]
     writer: Mutex<Option<T::Writer>>,
 }
@@ -167,6 +227,13 @@ impl<T: FileOps> OpenFile<T> {
         ..pin_init::zeroed()
     };
 
+    const SEQ_OPS: bindings::seq_operations = bindings::seq_operations {
+        start: Some(Self::seq_start),
+        next: Some(Self::seq_next),
+        stop: Some(Self::seq_stop),
+        show: Some(Self::seq_show),
+    };
+
     fn new(ops: &'static T, writable: bool) -> Result<Pin<KBox<Self>>> {
         let writer = if writable {
             Some(ops.open_write()?)
@@ -176,13 +243,14 @@ impl<T: FileOps> OpenFile<T> {
         KBox::pin_init(
             try_pin_init!(Self {
                 ops,
+                snapshot <- new_mutex!(None),
                 writer <- new_mutex!(writer),
             }),
             GFP_KERNEL,
         )
     }
 
-    /// Opens the file as a `single_open` seq_file over a new [`OpenFile`].
+    /// Opens the file as a seq_file over a new [`OpenFile`].
     ///
     /// # Safety
     ///
@@ -200,14 +268,20 @@ impl<T: FileOps> OpenFile<T> {
         // SAFETY: The `OpenFile` is pinned and never moved; `release` turns it back into a
         // box.
         let data = KBox::into_raw(unsafe { Pin::into_inner_unchecked(this) });
-        // SAFETY: `file` is being opened; `Self::show` expects `seq->private` to be `data`.
-        let ret = unsafe { bindings::single_open(file, Some(Self::show), data.cast()) };
+        // SAFETY: `file` is being opened and its private data is not set yet; `SEQ_OPS` is a
+        // constant, so it lives as long as the file.
+        let ret = unsafe { bindings::seq_open(file, &Self::SEQ_OPS) };
         if ret != 0 {
             // SAFETY: `data` came from `KBox::into_raw` above and was not handed out.
             let this = unsafe { KBox::from_raw(data) };
             this.finish();
+            return ret;
         }
-        ret
+        // SAFETY: `seq_open` succeeded, so `private_data` is the new seq_file, which nothing
+        // else uses yet. The callbacks of `SEQ_OPS` and `from_file` expect `private` to be
+        // `data`.
+        unsafe { (*(*file).private_data.cast::<bindings::seq_file>()).private = data.cast() };
+        0
     }
 
     fn finish(&self) {
@@ -230,17 +304,108 @@ impl<T: FileOps> OpenFile<T> {
         }
     }
 
-    /// Prints the file through [`FileOps::show`].
+    /// # Safety
+    ///
+    /// `seq` is a live seq_file of a file opened by [`Self::open`].
+    unsafe fn from_seq<'a>(seq: *mut bindings::seq_file) -> &'a Self {
+        // SAFETY: `Self::open` made `private` point to an `OpenFile<T>`, which lives until
+        // `release`, after the last seq_file operation.
+        unsafe { &*(*seq).private.cast::<Self>() }
+    }
+
+    /// The iterator value of the record at `pos` if `snap` has such a record, null otherwise.
+    ///
+    /// The value is the record's index plus one: never null, and never an `ERR_PTR()` either,
+    /// as an index that comes from a non-negative `loff_t` is below 2^63. seq_file only passes it
+    /// back to [`Self::seq_next`], [`Self::seq_show`] and [`Self::seq_stop`].
+    fn record(&self, snap: &T::Snapshot, pos: bindings::loff_t) -> *mut c_void {
+        match usize::try_from(pos) {
+            Ok(index) if index < self.ops.records(snap) => {
+                core::ptr::without_provenance_mut(index + 1)
+            }
+            _ => core::ptr::null_mut(),
+        }
+    }
+
+    /// Starts a read at record `*pos`; a read from record 0 takes a new snapshot.
     ///
     /// # Safety
     ///
-    /// `seq` is a live seq_file whose private data is an `OpenFile<T>`.
-    unsafe extern "C" fn show(seq: *mut bindings::seq_file, _: *mut c_void) -> c_int {
-        // SAFETY: By the safety requirements, `private` points to a live `OpenFile<T>`.
-        let this = unsafe { &*(*seq).private.cast::<Self>() };
-        // SAFETY: `seq` is live and only used by this thread during `show`.
-        let m = unsafe { SeqFile::from_raw(seq) };
-        match this.ops.show(m) {
+    /// `seq` is a live seq_file of a file opened by [`Self::open`], and `pos` is valid for
+    /// reads.
+    unsafe extern "C" fn seq_start(
+        seq: *mut bindings::seq_file,
+        pos: *mut bindings::loff_t,
+    ) -> *mut c_void {
+        // SAFETY: By the safety requirements.
+        let (this, pos) = unsafe { (Self::from_seq(seq), *pos) };
+        let mut snap = this.snapshot.lock();
+        if pos == 0 || snap.is_none() {
+            // Drop the old snapshot first, so that no reader holds two.
+            *snap = None;
+            match this.ops.snapshot() {
+                Ok(s) => *snap = Some(s),
+                Err(e) => return e.to_ptr(),
+            }
+        }
+        match &*snap {
+            Some(s) => this.record(s, pos),
+            None => core::ptr::null_mut(),
+        }
+    }
+
+    /// Moves on to record `*pos + 1`.
+    ///
+    /// # Safety
+    ///
+    /// `seq` is a live seq_file of a file opened by [`Self::open`], and `pos` is valid for
+    /// reads and writes.
+    unsafe extern "C" fn seq_next(
+        seq: *mut bindings::seq_file,
+        _v: *mut c_void,
+        pos: *mut bindings::loff_t,
+    ) -> *mut c_void {
+        // SAFETY: By the safety requirements.
+        let this = unsafe { Self::from_seq(seq) };
+        // SAFETY: By the safety requirements; seq_file requires the position to advance, also
+        // at the end.
+        let pos = unsafe {
+            *pos = (*pos).saturating_add(1);
+            *pos
+        };
+        match &*this.snapshot.lock() {
+            Some(s) => this.record(s, pos),
+            None => core::ptr::null_mut(),
+        }
+    }
+
+    /// Ends a read; the snapshot stays for the next read through the same open file.
+    extern "C" fn seq_stop(_seq: *mut bindings::seq_file, _v: *mut c_void) {}
+
+    /// Prints a record through [`FileOps::show`].
+    ///
+    /// # Safety
+    ///
+    /// `seq` is a live seq_file of a file opened by [`Self::open`], used only by this thread
+    /// during the call, and `v` was returned by [`Self::seq_start`] or [`Self::seq_next`].
+    unsafe extern "C" fn seq_show(seq: *mut bindings::seq_file, v: *mut c_void) -> c_int {
+        let Some(seq) = NonNull::new(seq) else {
+            return EINVAL.to_errno();
+        };
+        // SAFETY: By the safety requirements.
+        let this = unsafe { Self::from_seq(seq.as_ptr()) };
+        // INVARIANT: By the safety requirements, `seq` is live and only used by this thread
+        // until `show` returns.
+        let mut out = SeqOut {
+            seq,
+            _seq: PhantomData,
+        };
+        let index = v.addr().wrapping_sub(1);
+        let r = match &*this.snapshot.lock() {
+            Some(s) if index < this.ops.records(s) => this.ops.show(s, index, &mut out),
+            _ => Err(EINVAL),
+        };
+        match r {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         }
@@ -293,7 +458,8 @@ impl<T: FileOps> OpenFile<T> {
             )
         };
         this.finish();
-        // SAFETY: `file` was opened with `single_open`.
-        unsafe { bindings::single_release(inode, file) }
+        drop(this);
+        // SAFETY: `file` was opened with `seq_open`.
+        unsafe { bindings::seq_release(inode, file) }
     }
 }

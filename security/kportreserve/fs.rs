@@ -18,14 +18,15 @@ use crate::{
 };
 use kernel::{
     alloc::KVec,
-    bindings, lsm,
+    bindings,
+    fmt::Write,
+    lsm,
     prelude::*,
     securityfs::{
         Dir,
-        FileOps, //
+        FileOps,
+        SeqOut, //
     },
-    seq_file::SeqFile,
-    seq_print,
     sync::{
         atomic::{
             Acquire,
@@ -46,6 +47,19 @@ static WRITER_BUSY: AtomicFlag = AtomicFlag::new(false);
 
 /// The policy file.
 struct PolicyFile;
+
+/// What a reader of the policy file prints: the policy in force when the read began.
+pub(crate) struct PolicyView {
+    policy: Option<Arc<Policy>>,
+    /// Whether the policy is locked: then `policy` is the locked one.
+    locked: bool,
+}
+
+impl PolicyView {
+    fn rules(&self) -> usize {
+        self.policy.as_ref().map_or(0, |p| p.rules().len())
+    }
+}
 
 static POLICY_FILE: PolicyFile = PolicyFile;
 
@@ -181,19 +195,33 @@ impl Drop for Txn {
 }
 
 impl FileOps for PolicyFile {
+    type Snapshot = PolicyView;
     type Writer = Txn;
 
-    fn show(&self, m: &SeqFile) -> Result {
-        let guard = rcu::read_lock();
-        if let Some(p) = POLICY.get(&guard) {
-            for r in p.rules() {
-                seq_print!(m, "{}\n", r);
+    fn snapshot(&self) -> Result<PolicyView> {
+        // The lock first: once it is set, the policy in force is the locked one.
+        let locked = LOCKED.load(Acquire);
+        // Only taking a reference needs RCU; the rules are printed outside of it.
+        let policy = {
+            let guard = rcu::read_lock();
+            POLICY.get(&guard).cloned()
+        };
+        Ok(PolicyView { policy, locked })
+    }
+
+    fn records(&self, view: &PolicyView) -> usize {
+        // One line per rule, and a last line `lock` if the policy is locked.
+        view.rules() + usize::from(view.locked)
+    }
+
+    fn show(&self, view: &PolicyView, index: usize, out: &mut SeqOut<'_>) -> Result {
+        match view.policy.as_ref().and_then(|p| p.rules().get(index)) {
+            Some(rule) => out.write_fmt(fmt!("{}\n", rule)).map_err(|_| EINVAL),
+            None => {
+                out.write(b"lock\n");
+                Ok(())
             }
         }
-        if LOCKED.load(Acquire) {
-            seq_print!(m, "lock\n");
-        }
-        Ok(())
     }
 
     fn open_write(&self) -> Result<Txn> {
