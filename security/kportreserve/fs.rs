@@ -7,20 +7,16 @@
 //! transaction, and the new policy is published, all at once, when the file is closed.
 //! Only one open file may write at a time.
 
-use crate::{
-    limits::MAX_LINE,
-    policy::{
-        parse_line,
-        Command,
-        Policy,
-        POLICY, //
-    },
+use crate::policy::{
+    parse_line,
+    Command,
+    Policy,
+    MAX_TEXT_LINE,
+    POLICY, //
 };
 use kernel::{
     alloc::KVec,
-    bindings,
-    fmt::Write,
-    lsm,
+    bindings, fmt, lsm,
     prelude::*,
     securityfs::{
         Dir,
@@ -77,17 +73,42 @@ pub(crate) struct Txn {
     lock: bool,
 }
 
+/// A policy line as the kernel log shows it: printable ASCII and spaces as they are, every
+/// other byte (and the backslash) as an escape `\ooo`, as in a program path.
+struct Shown<'a>(&'a [u8]);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for piece in self.0.split_inclusive(|&b| !is_shown(b)) {
+            let (raw, escaped) = match piece.split_last() {
+                Some((&b, raw)) if !is_shown(b) => (raw, Some(b)),
+                _ => (piece, None),
+            };
+            // Printable ASCII is UTF-8.
+            f.write_str(core::str::from_utf8(raw).map_err(|_| fmt::Error)?)?;
+            if let Some(b) = escaped {
+                write!(f, "\\{b:03o}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True for a byte that the kernel log shows as it is.
+fn is_shown(b: u8) -> bool {
+    b == b' ' || (b.is_ascii_graphic() && b != b'\\')
+}
+
 fn log_line(n: usize, line: &[u8], why: &str) {
     if !lsm::printk_ratelimit() {
         return;
     }
     let shown = line.get(..line.len().min(128)).unwrap_or(&[]);
-    let shown = core::str::from_utf8(shown).unwrap_or("(not UTF-8)");
     pr_notice!(
         "policy line {}: {}: \"{}\"; nothing was changed\n",
         n,
         why,
-        shown
+        Shown(shown)
     );
 }
 
@@ -155,7 +176,7 @@ impl Txn {
                 self.line(&line)?;
             }
         }
-        if self.partial.len() + rest.len() > MAX_LINE {
+        if self.partial.len() + rest.len() > MAX_TEXT_LINE {
             log_line(self.lines + 1, &self.partial, "the line is too long");
             return Err(EINVAL);
         }
@@ -216,12 +237,12 @@ impl FileOps for PolicyFile {
 
     fn show(&self, view: &PolicyView, index: usize, out: &mut SeqOut<'_>) -> Result {
         match view.policy.as_ref().and_then(|p| p.rules().get(index)) {
-            Some(rule) => out.write_fmt(fmt!("{}\n", rule)).map_err(|_| EINVAL),
-            None => {
-                out.write(b"lock\n");
-                Ok(())
-            }
+            // The path as bytes, not through a formatter: it need not be UTF-8.
+            Some(rule) => rule.write_text(|piece| out.write(piece)),
+            None => out.write(b"lock"),
         }
+        out.write(b"\n");
+        Ok(())
     }
 
     fn open_write(&self) -> Result<Txn> {
@@ -263,4 +284,30 @@ pub(crate) fn init() -> Result {
     dir.create_file(c"policy", 0o600, &POLICY_FILE)?.keep();
     dir.keep();
     Ok(())
+}
+
+#[cfg(CONFIG_SECURITY_KPORTRESERVE_KUNIT_TEST)]
+#[kunit_tests(kportreserve_fs)]
+mod tests {
+    use super::*;
+    use kernel::str::CString;
+
+    #[test]
+    fn logged_line_is_escaped() -> Result {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"delete 1 /no/such/rule", b"delete 1 /no/such/rule"),
+            (
+                b"1 /caf\xc3\xa9\t/x\\y\x1b[0m\x7f#",
+                b"1 /caf\\303\\251\\011/x\\134y\\033[0m\\177#",
+            ),
+            (b"\xff", b"\\377"),
+            (b"\x01\x02 ", b"\\001\\002 "),
+            (b"", b""),
+        ];
+        for &(line, shown) in cases {
+            let s = CString::try_from_fmt(fmt!("{}", Shown(line)))?;
+            assert_eq!(s.to_bytes(), shown);
+        }
+        Ok(())
+    }
 }

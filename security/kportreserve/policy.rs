@@ -14,6 +14,12 @@
 //!
 //! `PORTS` is a port or a range `FIRST-LAST` of ports from 1 to 65535; `PROTO` is `tcp` or
 //! `udp` (both when absent); `PROGRAM` is an absolute, normalised path or `<kernel>`.
+//!
+//! A path is a string of bytes. In its text form, `\ooo` (a backslash and exactly three octal
+//! digits, `\001` to `\377`) stands for one byte, so that a path can hold any byte but NUL:
+//! the text that the policy file shows escapes the bytes up to `0x20` (controls and space),
+//! `0x7f` and the backslash, and writes every other byte, including bytes from `0x80` up, as
+//! it is. Written back, it gives the same path, byte for byte.
 
 use crate::limits::{
     KERNEL_PROGRAM,
@@ -24,7 +30,10 @@ use crate::limits::{
 };
 use core::{
     cmp::Ordering,
-    fmt, //
+    fmt::{
+        self,
+        Write, //
+    },
 };
 use kernel::{
     alloc::{
@@ -32,11 +41,18 @@ use kernel::{
         KVec, //
     },
     prelude::*,
+    str::Formatter,
     sync::{
         Arc,
         RcuBox, //
     },
 };
+
+/// The longest policy line, in bytes, with its path escaped: [`MAX_LINE`] with 3 more bytes
+/// for each byte of the longest path, which can all be escapes (`\ooo`, 4 bytes).
+///
+/// Every line that reading the policy file shows (or `delete` before it) fits.
+pub(crate) const MAX_TEXT_LINE: usize = MAX_LINE + 3 * MAX_PATH;
 
 /// The policy in force; `None` until the first policy write.
 pub(crate) static POLICY: RcuBox<Arc<Policy>> = RcuBox::new();
@@ -125,23 +141,83 @@ impl Rule {
     }
 }
 
-/// Prints a rule in its canonical form, the one that reading the policy file shows.
+/// True for a path byte that the text form writes as an escape, `\ooo`: the controls, space,
+/// DEL and the backslash itself.
+fn is_escaped(b: u8) -> bool {
+    b <= b' ' || b == 0x7f || b == b'\\'
+}
+
+/// Passes the text form of `path` to `out`, in pieces: runs of bytes that stand for
+/// themselves, and escapes.
+fn escape_path(path: &[u8], out: &mut impl FnMut(&[u8])) {
+    let mut rest = path;
+    while let Some(i) = rest.iter().position(|&b| is_escaped(b)) {
+        let (run, tail) = rest.split_at(i);
+        if !run.is_empty() {
+            out(run);
+        }
+        if let Some((&b, tail)) = tail.split_first() {
+            out(&[
+                b'\\',
+                b'0' + (b >> 6),
+                b'0' + ((b >> 3) & 7),
+                b'0' + (b & 7),
+            ]);
+            rest = tail;
+        }
+    }
+    if !rest.is_empty() {
+        out(rest);
+    }
+}
+
+impl Rule {
+    /// Passes the rule in its canonical text form, the line that reading the policy file
+    /// shows (without its newline), to `out`, in a few pieces: the ports with a space, then
+    /// the program.
+    pub(crate) fn write_text(&self, mut out: impl FnMut(&[u8])) {
+        // The longest form is "65534-65535/tcp " (16 bytes).
+        let mut buf = [0u8; 16];
+        let mut f = Formatter::new(&mut buf);
+        let proto = match self.protos {
+            PROTO_TCP => "/tcp",
+            PROTO_UDP => "/udp",
+            _ => "",
+        };
+        // It fits, so this cannot fail.
+        let _ = if self.last != self.first {
+            write!(f, "{}-{}{} ", self.first, self.last, proto)
+        } else {
+            write!(f, "{}{} ", self.first, proto)
+        };
+        let n = f.bytes_written();
+        out(buf.get(..n).unwrap_or(&buf));
+        match &self.program {
+            Program::Kernel => out(KERNEL_PROGRAM),
+            Program::Path(_) => escape_path(self.program.as_bytes(), &mut out),
+        }
+    }
+}
+
+/// Prints a rule in its canonical form (see [`Rule::write_text`]), except that bytes that are
+/// not UTF-8 are escaped too (`\ooo`), as a formatter carries UTF-8 only. Both forms parse
+/// back to the same rule.
 impl kernel::fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.first)?;
-        if self.last != self.first {
-            write!(f, "-{}", self.last)?;
-        }
-        match self.protos {
-            PROTO_TCP => f.write_str("/tcp")?,
-            PROTO_UDP => f.write_str("/udp")?,
-            _ => {}
-        }
-        f.write_str(" ")?;
-        for &b in self.program.as_bytes() {
-            write!(f, "{}", b as char)?;
-        }
-        Ok(())
+        let mut r = Ok(());
+        self.write_text(|piece| {
+            for chunk in piece.utf8_chunks() {
+                if r.is_ok() {
+                    r = f.write_str(chunk.valid());
+                }
+                for &b in chunk.invalid() {
+                    if r.is_ok() {
+                        r = write!(f, "\\{b:03o}");
+                    }
+                }
+            }
+        });
+        r
     }
 }
 
@@ -201,37 +277,67 @@ fn parse_ports(s: &[u8]) -> core::result::Result<(u16, u16, u8), ParseError> {
     Ok((first, last, protos))
 }
 
+/// Decodes the escapes of a program path (see the module documentation).
+fn unescape(s: &[u8]) -> core::result::Result<KVec<u8>, ParseError> {
+    // The NUL at the end, and the path, which is never longer than its text.
+    let mut v = KVec::with_capacity(s.len() + 1, GFP_KERNEL).map_err(|_| "out of memory")?;
+    let mut rest = s;
+    while let Some((&b, tail)) = rest.split_first() {
+        let byte = match b {
+            b'\\' => {
+                let digits = match tail.get(..3) {
+                    Some(d) if d.iter().all(|d| (b'0'..=b'7').contains(d)) => d,
+                    _ => return Err("a backslash starts an escape of 3 octal digits, \\ooo"),
+                };
+                rest = tail.get(3..).unwrap_or(&[]);
+                let value = digits
+                    .iter()
+                    .fold(0u32, |v, &d| v * 8 + u32::from(d - b'0'));
+                match u8::try_from(value) {
+                    Ok(0) => return Err("\\000 (NUL) cannot be in a path"),
+                    Ok(byte) => byte,
+                    Err(_) => return Err("an escape is \\001 to \\377"),
+                }
+            }
+            b if b < 0x20 || b == 0x7f => {
+                return Err("the program path has a control character (escape it: \\ooo)")
+            }
+            b => {
+                rest = tail;
+                b
+            }
+        };
+        v.push(byte, GFP_KERNEL).map_err(|_| "out of memory")?;
+    }
+    Ok(v)
+}
+
 fn parse_program(s: &[u8]) -> core::result::Result<Program, ParseError> {
     if s == KERNEL_PROGRAM {
         return Ok(Program::Kernel);
     }
-    if s.first() != Some(&b'/') {
+    let mut v = unescape(s)?;
+    if v.first() != Some(&b'/') {
         return Err("the program is an absolute path or <kernel>");
     }
-    if s.len() > MAX_PATH {
+    if v.len() > MAX_PATH {
         return Err("the program path is too long");
     }
-    if s.iter().any(|&b| b < 0x20 || b == 0x7f) {
-        return Err("the program path has a control character");
-    }
-    if s.len() > 1 && s.ends_with(b"/") {
+    if v.len() > 1 && v.ends_with(b"/") {
         return Err("the program path ends with /");
     }
-    for comp in s[1..].split(|&b| b == b'/') {
+    for comp in v[1..].split(|&b| b == b'/') {
         if comp.is_empty() || comp == b"." || comp == b".." {
             return Err("the program path is not normalised (//, /./ or /../)");
         }
     }
-    let mut v = KVec::with_capacity(s.len() + 1, GFP_KERNEL).map_err(|_| "out of memory")?;
-    v.extend_from_slice(s, GFP_KERNEL)
-        .map_err(|_| "out of memory")?;
     v.push(0, GFP_KERNEL).map_err(|_| "out of memory")?;
     Ok(Program::Path(v))
 }
 
 /// Parses one line (without its newline). Returns `None` for a blank or comment line.
 pub(crate) fn parse_line(line: &[u8]) -> core::result::Result<Option<Command>, ParseError> {
-    if line.len() > MAX_LINE {
+    if line.len() > MAX_TEXT_LINE {
         return Err("the line is too long");
     }
     if line.contains(&0) {
@@ -430,6 +536,35 @@ mod tests {
         CString::try_from_fmt(fmt!("{}", add(line)?))
     }
 
+    fn add_bytes(line: &[u8]) -> Result<Rule> {
+        match parse_line(line) {
+            Ok(Some(Command::Add(r))) => Ok(r),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// The line that the policy file shows for the rule of `line`.
+    fn text(line: &[u8]) -> Result<KVec<u8>> {
+        let mut v = KVec::new();
+        let mut r = Ok(());
+        add_bytes(line)?.write_text(|piece| {
+            if r.is_ok() {
+                r = v.extend_from_slice(piece, GFP_KERNEL);
+            }
+        });
+        r?;
+        Ok(v)
+    }
+
+    fn path(line: &[u8]) -> Result<KVec<u8>> {
+        let mut v = KVec::new();
+        v.extend_from_slice(
+            add_bytes(line)?.program.path().ok_or(EINVAL)?.to_bytes(),
+            GFP_KERNEL,
+        )?;
+        Ok(v)
+    }
+
     #[test]
     fn valid_forms() -> Result {
         let r = add("10000 /usr/sbin/server")?;
@@ -507,7 +642,7 @@ mod tests {
         long.extend_from_slice(b"1 /", GFP_KERNEL)?;
         long.resize(MAX_PATH + 10, b'a', GFP_KERNEL)?;
         assert!(parse_line(&long).is_err());
-        long.resize(MAX_LINE + 1, b'a', GFP_KERNEL)?;
+        long.resize(MAX_TEXT_LINE + 1, b'a', GFP_KERNEL)?;
         assert!(parse_line(&long).is_err());
         Ok(())
     }
@@ -527,6 +662,118 @@ mod tests {
             assert_eq!(c.to_bytes(), out.as_bytes());
             let again = canonical(out)?;
             assert_eq!(again.to_bytes(), out.as_bytes());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn escaped_round_trip() -> Result {
+        // Input, the line that reads back, and the path.
+        let cases: &[(&[u8], &[u8], &[u8])] = &[
+            // UTF-8 and bytes that are not UTF-8 stand for themselves.
+            (
+                b"1 /opt/caf\xc3\xa9/srv",
+                b"1 /opt/caf\xc3\xa9/srv",
+                b"/opt/caf\xc3\xa9/srv",
+            ),
+            (
+                b"1 /a/\xff\xfe\x80",
+                b"1 /a/\xff\xfe\x80",
+                b"/a/\xff\xfe\x80",
+            ),
+            (b"1 /a/\\377\\200", b"1 /a/\xff\x80", b"/a/\xff\x80"),
+            // Spaces, tabs, controls, DEL and backslashes are escaped.
+            (
+                b"1 /opt/my\\040server",
+                b"1 /opt/my\\040server",
+                b"/opt/my server",
+            ),
+            (b"1 /a\\011b", b"1 /a\\011b", b"/a\tb"),
+            (b"1 /a\\134b\\134", b"1 /a\\134b\\134", b"/a\\b\\"),
+            (
+                b"1 /a\\001\\012\\037\\177",
+                b"1 /a\\001\\012\\037\\177",
+                b"/a\x01\n\x1f\x7f",
+            ),
+            // Needless escapes are decoded, and read back raw.
+            (b"1 /\\141\\057b#", b"1 /a/b#", b"/a/b#"),
+            (b"1-2/udp \\057x", b"1-2/udp /x", b"/x"),
+        ];
+        for &(input, out, p) in cases {
+            assert_eq!(&path(input)?[..], p);
+            assert_eq!(&text(input)?[..], out);
+            assert_eq!(&text(out)?[..], out);
+            assert_eq!(add_bytes(input)?, add_bytes(out)?);
+        }
+
+        // Every byte but NUL, escaped on input, round trips.
+        for b in 1..=255u8 {
+            let line = CString::try_from_fmt(fmt!("1 /x\\{:03o}y", b))?;
+            assert_eq!(&path(line.to_bytes())?[..], &[b'/', b'x', b, b'y']);
+            let shown = text(line.to_bytes())?;
+            assert_eq!(shown.len(), if is_escaped(b) { 9 } else { 6 });
+            assert_eq!(&path(&shown)?[..], &[b'/', b'x', b, b'y']);
+            assert_eq!(&text(&shown)?[..], &shown[..]);
+        }
+
+        // Display escapes bytes that are not UTF-8 as well; that parses back too.
+        assert_eq!(
+            canonical("1 /a/\\377caf\u{e9}\\040")?.to_bytes(),
+            b"1 /a/\\377caf\xc3\xa9\\040"
+        );
+        assert_eq!(
+            add_bytes(b"1 /a/\\377caf\xc3\xa9\\040")?,
+            add_bytes(b"1 /a/\xffcaf\xc3\xa9\\040")?
+        );
+
+        // The longest path, every byte escaped, is one line.
+        let mut long = KVec::new();
+        long.extend_from_slice(b"65534-65535/tcp /", GFP_KERNEL)?;
+        for _ in 1..MAX_PATH {
+            long.extend_from_slice(b"\\040", GFP_KERNEL)?;
+        }
+        assert!(long.len() <= MAX_TEXT_LINE);
+        assert_eq!(path(&long)?.len(), MAX_PATH);
+        assert_eq!(&text(&long)?[..], &long[..]);
+        long.extend_from_slice(b"\\040", GFP_KERNEL)?;
+        assert!(parse_line(&long).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn malformed_escapes() -> Result {
+        let bad: &[&[u8]] = &[
+            // Not three octal digits.
+            b"1 /a\\",
+            b"1 /a\\0",
+            b"1 /a\\04",
+            b"1 /a\\04/b",
+            b"1 /a\\08a",
+            b"1 /a\\x41",
+            b"1 /a\\\\",
+            b"1 /a\\\\134",
+            b"1 /a\\ 040",
+            // Out of range: NUL, and more than a byte.
+            b"1 /a\\000",
+            b"1 /a\\000b",
+            b"1 /a\\400",
+            b"1 /a\\777",
+            // Raw control characters.
+            b"1 /a\x01",
+            b"1 /a\r",
+            b"1 /a\x1b[0m",
+            b"1 /a\x7f",
+            // The decoded path is checked: /, /a/, /a/../b, relative, <kernel>.
+            b"1 \\057",
+            b"1 /a\\057",
+            b"1 /a\\057..\\057b",
+            b"1 /a\\057\\057b",
+            b"1 \\141",
+            b"1 \\074kernel>",
+            b"delete 1 /a\\",
+        ];
+        for line in bad {
+            assert!(parse_line(line).is_err());
         }
         Ok(())
     }
