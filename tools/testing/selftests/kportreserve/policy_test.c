@@ -3,11 +3,12 @@
  * kportreserve: tests of the policy file,
  * /sys/kernel/security/kportreserve/policy
  *
- * Line syntax (valid and malformed forms), canonical output and its round
- * trip, comments, transactions (one per open file: a bad line discards
- * everything, the policy is published at close), lines split across
- * writes, thousands of rules, the rule limit, one writer at a time, and
- * who may write.  "lock" is not tested here: it lasts until reboot.
+ * Line syntax (valid and malformed forms, escapes), canonical output and
+ * its byte-exact round trip, reads in small pieces, comments, transactions
+ * (one per open file: a bad line discards everything, the policy is
+ * published at close), lines split across writes, thousands of rules, the
+ * rule limit, one writer at a time, and who may write.  "lock" is not
+ * tested here: it lasts until reboot.
  *
  * Rules use ports 20000-29999 only; every test starts and ends with an
  * empty policy.
@@ -208,6 +209,24 @@ TEST_F(policy, malformed_lines)
 		"20000 <kernel>x",
 		"20000 kernel",
 		"20000 #/x",
+		/* Escapes: \ooo, 3 octal digits, 001 to 377. */
+		"20000 /a\\",
+		"20000 /a\\0",
+		"20000 /a\\04",
+		"20000 /a\\04/b",
+		"20000 /a\\000",
+		"20000 /a\\000b",
+		"20000 /a\\400",
+		"20000 /a\\777",
+		"20000 /a\\08a",
+		"20000 /a\\x41",
+		"20000 /a\\\\",
+		"20000 /a\\ b",
+		/* Checked once decoded: /, /a/, /a/../b, relative. */
+		"20000 \\057",
+		"20000 /a\\057",
+		"20000 /a\\057..\\057b",
+		"20000 \\141",
 		/* Extra words. */
 		"20000 /x extra",
 		"20000 /x /y",
@@ -227,8 +246,11 @@ TEST_F(policy, malformed_lines)
 		"add 20000 /x",
 	};
 	const char *initial = "20000 /usr/bin/kpr-a\n20001-20002/udp <kernel>\n";
-	char line[5100];
+	/* Longer than the longest line: a path of 4095 escaped bytes. */
+	static char long_line[20000];
+	static char line[6 + 1 + 4 * 4095 + 2];
 	unsigned int i;
+	char *p;
 	int fd;
 
 	ASSERT_EQ(0, write_policy(initial));
@@ -261,14 +283,22 @@ TEST_F(policy, malformed_lines)
 	EXPECT_EQ(-EINVAL, write_policy(line));
 	check_policy(_metadata, initial);
 
-	/* A far too long line, whole or without its end. */
-	memset(line, 'a', sizeof(line));
-	memcpy(line, "20000 /", 7);
-	snprintf(line + sizeof(line) - 2, 2, "\n");
+	/* PATH_MAX bytes once decoded: "/" and 4095 escaped bytes. */
+	p = stpcpy(line, "20000 /");
+	for (i = 0; i < 4095; i++)
+		p = stpcpy(p, "\\040");
+	strcpy(p, "\n");
 	EXPECT_EQ(-EINVAL, write_policy(line));
 	check_policy(_metadata, initial);
-	line[sizeof(line) - 2] = '\0';
-	write_policy(line);
+
+	/* A far too long line, whole or without its end. */
+	memset(long_line, 'a', sizeof(long_line));
+	memcpy(long_line, "20000 /", 7);
+	snprintf(long_line + sizeof(long_line) - 2, 2, "\n");
+	EXPECT_EQ(-EINVAL, write_policy(long_line));
+	check_policy(_metadata, initial);
+	long_line[sizeof(long_line) - 2] = '\0';
+	write_policy(long_line);
 	check_policy(_metadata, initial);
 }
 
@@ -568,6 +598,165 @@ TEST_F(policy, round_trip)
 	ASSERT_EQ(0, write_policy(first));
 	check_policy(_metadata, first);
 	free(first);
+}
+
+/* Checks that @a and @b hold the same bytes. */
+static void check_same(struct __test_metadata *const _metadata,
+		       const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i;
+
+	for (i = 0; i < alen && i < blen && a[i] == b[i]; i++)
+		;
+	EXPECT_EQ(alen, blen);
+	EXPECT_EQ(alen, i)
+	{
+		TH_LOG("At byte %zu: \"%.40s\" instead of \"%.40s\"", i,
+		       b + i, a + i);
+	}
+}
+
+/*
+ * Paths are bytes: UTF-8, bytes that are not UTF-8, spaces, tabs, control
+ * characters and backslashes all read back exactly as written, and what is
+ * read back can be written back: the policy stays byte for byte the same.
+ */
+TEST_F(policy, byte_exact_round_trip)
+{
+	const char *text =
+		"20000 /opt/caf\xc3\xa9/srv\n"
+		"20001 /opt/my\\040server/bin\n"
+		"20002 /opt/\xff\xfe/bin\n"
+		"20003/tcp /opt/tab\\011and\\134backslash\n"
+		"20004 /opt/\\141\\142c/d\\015\\177\\033[0m\n"
+		"20005 /opt/\\200\\377\\001\n"
+		"20006 /opt/#not\\040a\\040comment\n";
+	const char *expected =
+		"20000 /opt/caf\xc3\xa9/srv\n"
+		"20001 /opt/my\\040server/bin\n"
+		"20002 /opt/\xff\xfe/bin\n"
+		"20003/tcp /opt/tab\\011and\\134backslash\n"
+		"20004 /opt/abc/d\\015\\177\\033[0m\n"
+		"20005 /opt/\x80\xff\\001\n"
+		"20006 /opt/#not\\040a\\040comment\n";
+	static char longest[64 + 4 * 4095];
+	char *first, *again, *p;
+	unsigned int i;
+
+	ASSERT_EQ(0, write_policy(text));
+	first = read_policy();
+	ASSERT_NE(NULL, first);
+	check_same(_metadata, expected, strlen(expected), first, strlen(first));
+
+	/* Written back after clear: the same bytes again. */
+	ASSERT_EQ(0, policy_printf("clear\n%s", first));
+	again = read_policy();
+	ASSERT_NE(NULL, again);
+	check_same(_metadata, first, strlen(first), again, strlen(again));
+	free(again);
+
+	/* The escaped forms name the same rules: they delete them. */
+	ASSERT_EQ(0, write_policy("delete 20001 /opt/my\\040server/bin\n"
+				  "delete 20002 /opt/\\377\\376/bin\n"
+				  "delete 20000 /opt/caf\\303\\251/srv\n"));
+	check_policy(_metadata, strchr(strchr(strchr(expected, '\n') + 1,
+					      '\n') + 1, '\n') + 1);
+	free(first);
+
+	/* The longest path, every byte escaped: 16384 bytes of text. */
+	ASSERT_EQ(0, write_policy("clear\n"));
+	p = stpcpy(longest, "25000 /");
+	for (i = 1; i < 4095; i++)
+		p = stpcpy(p, i % 2 ? "\\040" : "\\011");
+	strcpy(p, "\n");
+	ASSERT_EQ(0, write_policy(longest));
+	first = read_policy();
+	ASSERT_NE(NULL, first);
+	check_same(_metadata, longest, strlen(longest), first, strlen(first));
+	ASSERT_EQ(0, policy_printf("clear\n%s", first));
+	check_policy(_metadata, longest);
+	free(first);
+}
+
+/*
+ * Reads of a few bytes at a time, and reads from an offset, return the same
+ * text as one big read, also with thousands of rules, and one open file
+ * reads one policy even if it changes between its reads.
+ */
+TEST_F_TIMEOUT(policy, small_reads, 120)
+{
+	const unsigned int n = 6000;
+	size_t size = n * 64, len = 0, got = 0;
+	char *text, *whole, *buf;
+	unsigned int i;
+	ssize_t r;
+	int fd;
+
+	text = malloc(size);
+	buf = malloc(size);
+	ASSERT_NE(NULL, text);
+	ASSERT_NE(NULL, buf);
+	/* Lines of different lengths, forms and escapes. */
+	len = sprintf(text, "clear\n");
+	for (i = 0; i < n; i++)
+		len += sprintf(text + len, "%u%s%s /opt/kpr/r%u%s\n",
+			       20000 + i, i % 3 ? "" : "-29999",
+			       i % 5 == 1 ? "/udp" : "", i * 7919 % 1000,
+			       i % 4 ? "" : "\\040x\xc3\xa9");
+	ASSERT_EQ(0, write_policy(text));
+	whole = read_policy();
+	ASSERT_NE(NULL, whole);
+	for (i = 0, len = 0; whole[len]; len++)
+		i += whole[len] == '\n';
+	EXPECT_EQ(n, i);
+
+	/* Seven bytes per read(). */
+	fd = open(KPR_POLICY, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	while ((r = read(fd, buf + got, 7)) > 0) {
+		EXPECT_GE(7, r);
+		got += r;
+		ASSERT_GT(size, got + 7);
+	}
+	EXPECT_EQ(0, r);
+	check_same(_metadata, whole, len, buf, got);
+
+	/* From offsets, with pread(). */
+	for (i = 0; i < 10; i++) {
+		off_t off = (off_t)(len * i / 10 + i);
+
+		/* seq_file may return less than asked: up to a line end. */
+		r = pread(fd, buf, 4096, off);
+		ASSERT_LT(0, r);
+		ASSERT_GE((ssize_t)(len - off), r);
+		check_same(_metadata, whole + off, r, buf, r);
+		EXPECT_TRUE(r == 4096 || r == (ssize_t)(len - off) ||
+			    buf[r - 1] == '\n');
+	}
+	r = pread(fd, buf, 100, len);
+	EXPECT_EQ(0, r);
+	ASSERT_EQ(0, close(fd));
+
+	/* The policy changes between two reads: the reader sees one policy. */
+	fd = open(KPR_POLICY, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(100, read(fd, buf, 100));
+	ASSERT_EQ(0, write_policy("clear\n20000 /opt/kpr/new\n"));
+	got = 100;
+	while ((r = read(fd, buf + got, 4000)) > 0)
+		got += r;
+	EXPECT_EQ(0, r);
+	check_same(_metadata, whole, len, buf, got);
+	/* Read again from the start, it is the new policy. */
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+	r = read(fd, buf, size);
+	ASSERT_EQ((ssize_t)strlen("20000 /opt/kpr/new\n"), r);
+	check_same(_metadata, "20000 /opt/kpr/new\n", r, buf, r);
+	ASSERT_EQ(0, close(fd));
+
+	free(whole);
+	free(buf);
+	free(text);
 }
 
 /* Adding a rule that is already there succeeds and changes nothing. */
