@@ -5,7 +5,7 @@
 //! Everything written through one open file is one transaction (as with the IMA policy
 //! file): each line is checked as it arrives, a bad line fails its `write(2)` and dooms the
 //! transaction, and the new policy is published, all at once, when the file is closed.
-//! Only one open file may write at a time.
+//! Only one open file may write at a time, and none once the policy is locked.
 
 use crate::policy::{
     parse_line,
@@ -26,7 +26,7 @@ use kernel::{
     sync::{
         atomic::{
             Acquire,
-            AtomicFlag,
+            Atomic,
             Full,
             Release, //
         },
@@ -35,11 +35,20 @@ use kernel::{
     },
 };
 
-/// Set once a `lock` line was committed: the policy cannot change until reboot.
-static LOCKED: AtomicFlag = AtomicFlag::new(false);
+/// Who may write the policy: nobody is writing ([`IDLE`]), one open file is ([`WRITING`]), or
+/// nobody ever will again ([`LOCKED`]).
+///
+/// One value, so that becoming the writer and finding the policy locked are one atomic step,
+/// and only the writer locks the policy, when it commits: a transaction can only exist while
+/// the policy is not locked, and none can publish after a lock.
+static WRITER: Atomic<i32> = Atomic::new(IDLE);
 
-/// Set while a policy file is open for writing.
-static WRITER_BUSY: AtomicFlag = AtomicFlag::new(false);
+/// See [`WRITER`].
+const IDLE: i32 = 0;
+/// See [`WRITER`].
+const WRITING: i32 = 1;
+/// See [`WRITER`]; set once a `lock` line was committed, until reboot.
+const LOCKED: i32 = 2;
 
 /// The policy file.
 struct PolicyFile;
@@ -201,7 +210,8 @@ impl Txn {
             pr_info!("policy loaded: {} rules\n", n);
         }
         if self.lock {
-            LOCKED.store(true, Release);
+            // This transaction holds the writer slot; it becomes the lock, for good.
+            WRITER.store(LOCKED, Release);
             pr_info!("policy locked until reboot\n");
         }
         Ok(())
@@ -210,8 +220,9 @@ impl Txn {
 
 impl Drop for Txn {
     fn drop(&mut self) {
-        // Whether committed, failed or never used (open failed later), the writer is gone.
-        WRITER_BUSY.store(false, Release);
+        // Whether committed, failed or never used (open failed later), the writer is gone,
+        // unless it locked the policy.
+        let _ = WRITER.cmpxchg(WRITING, IDLE, Release);
     }
 }
 
@@ -221,7 +232,7 @@ impl FileOps for PolicyFile {
 
     fn snapshot(&self) -> Result<PolicyView> {
         // The lock first: once it is set, the policy in force is the locked one.
-        let locked = LOCKED.load(Acquire);
+        let locked = WRITER.load(Acquire) == LOCKED;
         // Only taking a reference needs RCU; the rules are printed outside of it.
         let policy = {
             let guard = rcu::read_lock();
@@ -249,11 +260,12 @@ impl FileOps for PolicyFile {
         if !lsm::capable(bindings::CAP_MAC_ADMIN) {
             return Err(EPERM);
         }
-        if LOCKED.load(Acquire) {
-            return Err(EPERM);
-        }
-        if WRITER_BUSY.cmpxchg(false, true, Full).is_err() {
-            return Err(EBUSY);
+        // One step: checking for the lock, then taking the slot, would let a lock be
+        // committed in between, and this transaction publish after it.
+        match WRITER.cmpxchg(IDLE, WRITING, Full) {
+            Ok(_) => {}
+            Err(LOCKED) => return Err(EPERM),
+            Err(_) => return Err(EBUSY),
         }
         Ok(Txn {
             staged: None,
