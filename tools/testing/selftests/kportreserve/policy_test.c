@@ -679,6 +679,37 @@ TEST_F(policy, byte_exact_round_trip)
 }
 
 /*
+ * An escaped path names the program at the decoded path: a copy of kpr_bind
+ * whose name has a space and a byte that is not UTF-8 may bind the port of
+ * its rule, the original may not.
+ */
+TEST_F(policy, escaped_path_names_program)
+{
+	char dir[64], prog[PATH_MAX], copy[PATH_MAX], *p;
+	char *const argv[] = { "kpr_bind", "inet", "tcp", "127.0.0.1", "27000",
+			       NULL };
+
+	if (sibling_path("kpr_bind", prog, sizeof(prog)))
+		SKIP(return, "kpr_bind was not built");
+	ASSERT_EQ(0, make_tmpdir(dir, sizeof(dir)));
+	snprintf(copy, sizeof(copy), "%s/kpr server\377bind", dir);
+	ASSERT_EQ(0, copy_file(prog, copy, 0755));
+
+	ASSERT_EQ(0, policy_printf("27000/tcp %s/kpr\\040server\\377bind\n",
+				   dir));
+	p = read_policy();
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0, strncmp(p, "27000/tcp /tmp/kpr-", 19));
+	EXPECT_NE(NULL, strstr(p, "/kpr\\040server\377bind\n"));
+	free(p);
+
+	EXPECT_EQ(0, run_as(KPR_SAME_UID, copy, argv));
+	EXPECT_EQ(EACCES, run_as(KPR_SAME_UID, prog, argv));
+
+	remove_tree(dir);
+}
+
+/*
  * Reads of a few bytes at a time, and reads from an offset, return the same
  * text as one big read, also with thousands of rules, and one open file
  * reads one policy even if it changes between its reads.
