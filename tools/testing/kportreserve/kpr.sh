@@ -92,7 +92,9 @@ cmd_tree() {
 	if [ -e "$manifest" ]; then
 		comm -23 "$manifest" "$stage/.new-manifest" | while read -r f; do
 			rm -f "$KPR_TREE/$f"
-			[ -e "$src/$f" ] && cp "$src/$f" "$KPR_TREE/$f"
+			if [ -e "$src/$f" ]; then
+				cp "$src/$f" "$KPR_TREE/$f"
+			fi
 		done
 	fi
 	grep -v '^\.new-manifest$' "$stage/.new-manifest" > "$manifest"
