@@ -110,11 +110,33 @@ __rust_helper void rust_helper_lsm_bprm_set_privileged(struct linux_binprm *bprm
 	bprm->per_clear |= PER_CLEAR_ON_SETID;
 }
 
-/* The caller holds rcu_read_lock(); the leader outlives the RCU read section. */
-__rust_helper struct task_struct *
+/*
+ * The caller holds rcu_read_lock().  A task that was released (after
+ * de_thread() or exit_group()) may point to a leader that is already freed:
+ * return the task itself then.  A live task's leader is freed only after an
+ * RCU grace period that starts after the task is unhashed.
+ */
+__rust_helper const struct task_struct *
 rust_helper_lsm_task_group_leader(const struct task_struct *task)
 {
-	return READ_ONCE(task->group_leader);
+	return pid_alive(task) ? READ_ONCE(task->group_leader) : task;
+}
+
+/* Serialises with execve() of the other threads, as seccomp's TSYNC does. */
+__rust_helper int rust_helper_lsm_lock_current_cred_guard(void)
+{
+	return mutex_lock_killable(&current->signal->cred_guard_mutex);
+}
+
+__rust_helper void rust_helper_lsm_unlock_current_cred_guard(void)
+{
+	mutex_unlock(&current->signal->cred_guard_mutex);
+}
+
+/* Makes the exec compute its privileges as under no_new_privs (commoncap reads this). */
+__rust_helper void rust_helper_lsm_bprm_set_nnp_unsafe(struct linux_binprm *bprm)
+{
+	bprm->unsafe |= LSM_UNSAFE_NO_NEW_PRIVS;
 }
 
 /* True if a thread of the current process is ptracing another task. */

@@ -393,12 +393,14 @@ impl<T: Declared> Context<'_, T> {
         unsafe { &*task_flags_ptr::<T>((*bindings::get_current()).group_leader) }
     }
 
-    /// The LSM's flags of `task` and of the leader of its thread group, or'ed.
+    /// The LSM's flags of `task` and of the leader of its thread group, or'ed (only its own
+    /// for a task that was already released).
     pub fn group_task_flags_of(&self, task: &Task) -> u32 {
         let _guard = rcu::read_lock();
-        // SAFETY: `task` is live; its leader, read with `READ_ONCE()`, is freed only after an
-        // RCU grace period, so it stays live inside the RCU read-side critical section. The
-        // offsets are final (type invariants).
+        // SAFETY: `task` is live. The helper returns its leader only while `task` is not yet
+        // released (`pid_alive()`), and a released leader is freed only after an RCU grace
+        // period that starts after that, so it stays live inside this RCU read-side critical
+        // section; otherwise it returns `task`. The offsets are final (type invariants).
         unsafe {
             let leader = bindings::lsm_task_group_leader(task.as_ptr());
             (*task_flags_ptr::<T>(task.as_ptr())).get() | (*task_flags_ptr::<T>(leader)).get()
@@ -473,6 +475,26 @@ pub fn current_group_is_tracing() -> bool {
 pub fn set_current_group_no_new_privs() {
     // SAFETY: The helper walks the current thread group under RCU; the flag is an atomic bit.
     unsafe { bindings::lsm_current_group_set_no_new_privs() };
+}
+
+/// Runs `f` with the current process's `cred_guard_mutex` held, which `execve()` of any of
+/// its threads holds from `check_unsafe_exec()` to its end, so that `f` sees no exec half
+/// done (seccomp's TSYNC takes it for the same reason).
+///
+/// # Errors
+///
+/// `EINTR` if a fatal signal arrives while waiting for the mutex.
+///
+/// # Context
+///
+/// Process context, no locks held: it may sleep.
+pub fn with_current_cred_guard<R>(f: impl FnOnce() -> R) -> Result<R> {
+    // SAFETY: Process context (see above).
+    crate::error::to_result(unsafe { bindings::lsm_lock_current_cred_guard() })?;
+    let r = f();
+    // SAFETY: Taken above by this thread.
+    unsafe { bindings::lsm_unlock_current_cred_guard() };
+    Ok(r)
 }
 
 /// Returns true if the current task is a kernel thread (`PF_KTHREAD`), e.g. a workqueue worker.
@@ -736,6 +758,14 @@ impl<T: Declared> Binprm<'_, T> {
     pub fn has_host_view(&self) -> bool {
         // SAFETY: Called on the exec'ing thread, in process context.
         unsafe { bindings::lsm_current_has_host_view() }
+    }
+
+    /// Makes the exec compute the new program's privileges as under `no_new_privs`: the
+    /// capability module then grants no file capabilities. (Setting `no_new_privs` on the task
+    /// in a `bprm_creds_for_exec` hook comes too late for that, `check_unsafe_exec()` ran.)
+    pub fn set_no_new_privs(&mut self) {
+        // SAFETY: `ptr` is live and private to the exec'ing thread.
+        unsafe { bindings::lsm_bprm_set_nnp_unsafe(self.ptr) };
     }
 
     /// Makes the new program run as a set-user-ID program runs: in secure-execution mode

@@ -89,12 +89,11 @@ impl lsm::Hooks for KPortReserve {
         netoff::tun_dev_use(netoff::is_off(cx))
     }
 
-    fn sctp_bind_connect(
-        cx: &mut Cx<'_>,
-        sk: &Sock,
-        _optname: i32,
-        _addr: &SockAddr<'_>,
-    ) -> Result {
+    fn sctp_bind_connect(cx: &mut Cx<'_>, sk: &Sock, optname: i32, _addr: &SockAddr<'_>) -> Result {
+        // A peer's address changes run in softirq, with an unrelated current task.
+        if !netoff::sctp_is_user_option(optname) {
+            return Ok(());
+        }
         netoff::sctp_bind_connect(netoff::is_off(cx), sk)
     }
 
@@ -109,7 +108,7 @@ impl lsm::Hooks for KPortReserve {
     }
 
     fn bprm_creds_for_exec(cx: &mut Cx<'_>, bprm: &mut Binprm<'_, Self>) -> Result {
-        netoff::bprm_creds_for_exec(cx);
+        netoff::bprm_creds_for_exec(cx, bprm);
         identity::bprm_creds_for_exec(cx, bprm)
     }
 
@@ -159,7 +158,9 @@ kernel::define_lsm! {
         bprm_creds_from_file,
         ptrace_access_check,
         ptrace_traceme,
+        #[cfg(CONFIG_IO_URING)]
         uring_sqpoll,
+        #[cfg(CONFIG_IO_URING)]
         uring_override_creds,
     ],
     init: init,

@@ -11,6 +11,7 @@ use kernel::{
     bindings,
     lsm::{
         self,
+        Binprm,
         Context,
         Sock,
         SockAddr, //
@@ -90,6 +91,16 @@ pub(crate) fn task_prctl(
 }
 
 fn prctl_set(cx: &mut Context<'_, KPortReserve>, args: [usize; 4]) -> Result<i32> {
+    let tsync = set_network(0, args).is_ok_and(|(_, tsync)| tsync);
+    if tsync {
+        // No exec of another thread may be half done: it would make a new process of its
+        // thread, unmarked, after the checks below.
+        return lsm::with_current_cred_guard(|| prctl_set_locked(cx, args))?;
+    }
+    prctl_set_locked(cx, args)
+}
+
+fn prctl_set_locked(cx: &mut Context<'_, KPortReserve>, args: [usize; 4]) -> Result<i32> {
     let off = is_off(cx);
     let (new, tsync) = set_network(if off { bindings::PR_NETWORK_OFF } else { 0 }, args)?;
     let group_off = cx.leader_task_flags().get() & TASK_NETWORK_OFF != 0;
@@ -125,14 +136,23 @@ fn prctl_set(cx: &mut Context<'_, KPortReserve>, args: [usize; 4]) -> Result<i32
     Ok(0)
 }
 
-/// `execve()` by a thread of a process that gave up its network for all threads: the thread
-/// becomes the leader of its new thread group, so it takes the flag into its own task flags,
-/// and no_new_privs with it (a thread created while the flag was being set may lack it).
-pub(crate) fn bprm_creds_for_exec(cx: &mut Context<'_, KPortReserve>) {
+/// `execve()` by a task without network access. A thread of a process that gave up its
+/// network for all threads becomes the leader of its new thread group, so it takes the mark
+/// into its own task flags. And the exec computes privileges as under no_new_privs, whatever
+/// the task's own flag says: a thread created while `PR_NETWORK_TSYNC` was being set may lack
+/// it, and setting it now comes too late for this exec.
+pub(crate) fn bprm_creds_for_exec(
+    cx: &mut Context<'_, KPortReserve>,
+    bprm: &mut Binprm<'_, KPortReserve>,
+) {
+    if !is_off(cx) {
+        return;
+    }
     if cx.leader_task_flags().get() & TASK_NETWORK_OFF != 0 {
         cx.task_flags().set(TASK_NETWORK_OFF);
-        lsm::set_current_no_new_privs();
     }
+    lsm::set_current_no_new_privs();
+    bprm.set_no_new_privs();
 }
 
 /// `socket()`: network families are refused.
@@ -209,6 +229,26 @@ pub(crate) fn tun_dev_use(off: bool) -> Result {
     } else {
         Ok(())
     }
+}
+
+/// The `sctp_bind_connect` options that the task asks for (`include/uapi/linux/sctp.h`). The
+/// hook also runs for a peer's address changes (`SCTP_PARAM_ADD_IP`, `SCTP_PARAM_SET_PRIMARY`),
+/// in softirq or in whatever task processes the socket's backlog: those are not the task's
+/// doing and are not checked.
+const SCTP_USER_OPTNAMES: [i32; 7] = [
+    5,   // SCTP_SET_PEER_PRIMARY_ADDR
+    6,   // SCTP_PRIMARY_ADDR
+    100, // SCTP_SOCKOPT_BINDX_ADD
+    107, // SCTP_SOCKOPT_CONNECTX_OLD
+    110, // SCTP_SOCKOPT_CONNECTX
+    111, // SCTP_SOCKOPT_CONNECTX3
+    126, // SCTP_SENDMSG_CONNECT
+];
+
+/// True if `sctp_bind_connect` was called for an option of the task (see
+/// [`SCTP_USER_OPTNAMES`]), not for a peer's request.
+pub(crate) fn sctp_is_user_option(optname: i32) -> bool {
+    SCTP_USER_OPTNAMES.contains(&optname)
 }
 
 /// SCTP's own ways to bind and connect (`sctp_bindx()`, `sctp_connectx()`, the primary-address
