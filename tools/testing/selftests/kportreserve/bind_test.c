@@ -71,24 +71,6 @@ static const char *path_in(const struct env *env, const char *name, char *buf)
 	return buf;
 }
 
-/*
- * Runs @prog (kpr_bind or one of its copies, links or scripts) as @uid to
- * bind @port: returns its exit code, 0 or the errno of the failure.
- */
-static int run_bind(const char *prog, uid_t uid, const char *family,
-		    const char *type, const char *addr, unsigned short port,
-		    const char *opt1, const char *opt2)
-{
-	char portstr[8];
-	char *const argv[] = {
-		(char *)prog, (char *)family, (char *)type, (char *)addr,
-		portstr, (char *)opt1, (char *)opt2, NULL,
-	};
-
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	return run_as(uid, prog, argv);
-}
-
 /* run_bind() to 0.0.0.0:@port over TCP, by root. */
 static int run_srv(const char *prog, unsigned short port)
 {

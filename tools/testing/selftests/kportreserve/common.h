@@ -513,6 +513,26 @@ static inline int run_as(uid_t uid, const char *path, char *const argv[])
 }
 
 /*
+ * Runs @prog (kpr_bind, a copy, a link or a script) as @uid to bind
+ * @addr:@port of @family and @type, with up to two options (NULL for none):
+ * returns its exit code, 0 or the errno of the failure.
+ */
+static inline int run_bind(const char *prog, uid_t uid, const char *family,
+			   const char *type, const char *addr,
+			   unsigned short port, const char *opt1,
+			   const char *opt2)
+{
+	char portstr[8];
+	char *const argv[] = {
+		(char *)prog, (char *)family, (char *)type, (char *)addr,
+		portstr, (char *)opt1, (char *)opt2, NULL,
+	};
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	return run_as(uid, prog, argv);
+}
+
+/*
  * Runs @path with @argv as @uid, puts the first line of its output in @line;
  * returns wait_exit().
  */

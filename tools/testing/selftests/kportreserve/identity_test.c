@@ -136,24 +136,6 @@ static char *path_in(const struct env *env, const char *name, char *buf)
 	return buf;
 }
 
-/*
- * Runs @prog (kpr_bind or a copy) as @uid to bind @addr:@port, with up to two
- * options: returns its exit code, 0 or the errno of the failure.
- */
-static int run_bind(const char *prog, uid_t uid, const char *family,
-		    const char *type, const char *addr, unsigned short port,
-		    const char *opt1, const char *opt2)
-{
-	char portstr[8];
-	char *const argv[] = {
-		(char *)prog, (char *)family, (char *)type, (char *)addr,
-		portstr, (char *)opt1, (char *)opt2, NULL,
-	};
-
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	return run_as(uid, prog, argv);
-}
-
 /* run_bind() to 127.0.0.1:@port over TCP. */
 static int run_srv(const char *prog, uid_t uid, unsigned short port)
 {
