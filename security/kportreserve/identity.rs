@@ -33,12 +33,10 @@ use crate::{
 };
 use kernel::{
     alloc::KVec,
-    bindings,
     fs::{File, Path},
     lsm::{Binprm, Context},
     prelude::*,
     sync::{rcu, Arc},
-    task::Task,
 };
 
 /// The identity of a task: the program paths of the policy that named its program when it
@@ -165,35 +163,6 @@ pub(crate) fn may_control(tracer: &KprCred, tracee: &KprCred) -> bool {
         (None, _) => true,
         (Some(t), Some(o)) => Arc::ptr_eq(t, o) || o.covers(t),
         (Some(_), None) => false,
-    }
-}
-
-/// `ptrace()` attach and the other ways of controlling `child`: `/proc/PID/mem`,
-/// `process_vm_writev()`, `pidfd_getfd()` (all `PTRACE_MODE_ATTACH`). Read-only accesses
-/// (`/proc/PID/fd`, `environ`, which `ss -p` and `lsof` use) stay allowed.
-pub(crate) fn ptrace_access_check(
-    cx: &mut Context<'_, KPortReserve>,
-    child: &Task,
-    mode: u32,
-) -> Result {
-    if mode & bindings::PTRACE_MODE_ATTACH == 0 {
-        return Ok(());
-    }
-    let tracer = cx.cred();
-    if cx.with_task_cred(child, |tracee| may_control(tracer, tracee)) {
-        Ok(())
-    } else {
-        Err(EPERM)
-    }
-}
-
-/// `PTRACE_TRACEME`: an owner does not hand itself to another program.
-pub(crate) fn ptrace_traceme(cx: &mut Context<'_, KPortReserve>, parent: &Task) -> Result {
-    let tracee = cx.cred();
-    if cx.with_task_cred(parent, |tracer| may_control(tracer, tracee)) {
-        Ok(())
-    } else {
-        Err(EPERM)
     }
 }
 

@@ -27,6 +27,7 @@ mod limits;
 mod net;
 mod netoff;
 mod policy;
+mod ptrace;
 
 const __LOG_PREFIX: &[u8] = b"kportreserve\0";
 
@@ -117,13 +118,11 @@ impl lsm::Hooks for KPortReserve {
     }
 
     fn ptrace_access_check(cx: &mut Cx<'_>, child: &Task, mode: u32) -> Result {
-        netoff::ptrace_access_check(cx, child, mode)?;
-        identity::ptrace_access_check(cx, child, mode)
+        ptrace::access_check(cx, child, mode)
     }
 
     fn ptrace_traceme(cx: &mut Cx<'_>, parent: &Task) -> Result {
-        netoff::ptrace_traceme(cx, parent)?;
-        identity::ptrace_traceme(cx, parent)
+        ptrace::traceme(cx, parent)
     }
 
     fn uring_sqpoll(cx: &mut Cx<'_>) -> Result {

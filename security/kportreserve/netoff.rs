@@ -42,7 +42,7 @@ pub(crate) fn is_off(cx: &Context<'_, KPortReserve>) -> bool {
 }
 
 /// True if `task` has no network access (see [`is_off`]).
-fn task_is_off(cx: &Context<'_, KPortReserve>, task: &Task) -> bool {
+pub(crate) fn task_is_off(cx: &Context<'_, KPortReserve>, task: &Task) -> bool {
     cx.with_task_cred(task, KprCred::network_off)
         || cx.group_task_flags_of(task) & TASK_NETWORK_OFF != 0
 }
@@ -191,33 +191,6 @@ pub(crate) fn socket_sendmsg(
 /// without network access must not control one that has it.
 pub(crate) fn may_trace(tracer_off: bool, tracee_off: bool) -> bool {
     !tracer_off || tracee_off
-}
-
-/// `ptrace()` attach, and the other accesses that give control over `child` (`mode` has
-/// `PTRACE_MODE_ATTACH`, e.g. writing `/proc/PID/mem`). Read-only accesses such as
-/// `/proc/PID/environ` give no way to make `child` use the network and are not restricted.
-pub(crate) fn ptrace_access_check(
-    cx: &mut Context<'_, KPortReserve>,
-    child: &Task,
-    mode: u32,
-) -> Result {
-    if mode & bindings::PTRACE_MODE_ATTACH == 0 {
-        return Ok(());
-    }
-    if may_trace(is_off(cx), task_is_off(cx, child)) {
-        Ok(())
-    } else {
-        Err(EPERM)
-    }
-}
-
-/// `PTRACE_TRACEME`: the parent becomes the tracer.
-pub(crate) fn ptrace_traceme(cx: &mut Context<'_, KPortReserve>, parent: &Task) -> Result {
-    if may_trace(task_is_off(cx, parent), is_off(cx)) {
-        Ok(())
-    } else {
-        Err(EPERM)
-    }
 }
 
 /// tun/tap: creating a device, attaching to an existing one (`TUNSETIFF`) or attaching a queue
