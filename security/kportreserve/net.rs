@@ -36,25 +36,27 @@ fn inet_proto(protocol: u16) -> Option<Proto> {
     }
 }
 
-/// The port space and the port that a `bind()` of `sock` to `addr` takes, if reservations
-/// apply to it. Protocols that take a TCP or UDP port through a kernel socket of their own are
-/// checked here, with the user's socket: `AF_SMC` (TCP) and `AF_RXRPC` (its UDP transport).
+/// The port space and the port that a `bind()` of `sock` to `addr` takes through a kernel
+/// socket of the protocol's own: MPTCP (a TCP subflow), SMC in both forms (a TCP "clcsock") and
+/// `AF_RXRPC` (a UDP transport). `inet_bind_port` sees only that kernel socket, so the user's
+/// socket is checked here. A TCP or UDP socket's own bind is checked once, by `inet_bind_port`,
+/// with the port it really takes; raw sockets take no port.
 fn bind_target(sk: &Sock, addr: &SockAddr<'_>) -> Option<(Proto, u16)> {
-    // A raw socket's "port" is its protocol number: it takes no port.
-    if u32::from(sk.kind()) == bindings::sock_type_SOCK_RAW {
-        return None;
-    }
     match u32::from(sk.family()) {
-        bindings::AF_INET | bindings::AF_INET6 => {
-            Some((inet_proto(sk.protocol())?, addr.inet_port()?))
-        }
+        bindings::AF_INET | bindings::AF_INET6 => match u32::from(sk.protocol()) {
+            bindings::IPPROTO_MPTCP | bindings::IPPROTO_SMC => {
+                Some((Proto::Tcp, addr.inet_port()?))
+            }
+            _ => None,
+        },
         bindings::AF_SMC => Some((Proto::Tcp, addr.inet_port()?)),
         bindings::AF_RXRPC => Some((Proto::Udp, addr.rxrpc_transport_port()?)),
         _ => None,
     }
 }
 
-/// `bind()`: refuses a reserved port to every program that the rules do not name.
+/// `bind()`: refuses a reserved port to every program that the rules do not name, for the
+/// protocols that bind through a kernel socket (see [`bind_target`]).
 pub(crate) fn socket_bind(
     cx: &mut Context<'_, KPortReserve>,
     sock: &Socket,

@@ -34,20 +34,11 @@ static void env_setup(struct __test_metadata *const _metadata,
 		      struct env *env)
 {
 	char *range;
-	int err;
 
 	if (!policy_ready(_metadata))
 		return;
 	ASSERT_EQ(0, set_lo_up());
-
-	err = sibling_path("kpr_bind", env->kpr_bind, sizeof(env->kpr_bind));
-	ASSERT_EQ(0, err)
-	{
-		TH_LOG("kpr_bind next to the test: %s", strerror(-err));
-	}
-	ASSERT_EQ(0, make_tmpdir(env->dir, sizeof(env->dir)));
-	snprintf(env->copy, sizeof(env->copy), "%s/kpr_bind", env->dir);
-	ASSERT_EQ(0, copy_file(env->kpr_bind, env->copy, 0755));
+	helper_setup(_metadata, env->kpr_bind, env->dir, env->copy);
 
 	range = read_file(KPR_PORT_RANGE);
 	if (range) {
@@ -1265,6 +1256,37 @@ TEST_F(misc, mptcp)
 	}
 	EXPECT_EQ(0, run_bind(self->env.kpr_bind, KPR_SAME_UID, "inet",
 			      "mptcp", "0.0.0.0", port, NULL, NULL));
+}
+
+/*
+ * An MPTCP socket binds through a TCP subflow that is a kernel socket, which
+ * a <kernel> rule lets through: the user's MPTCP socket is checked itself.
+ */
+TEST_F(misc, mptcp_kernel_rule)
+{
+	const unsigned short port = 32020;
+	struct kpr_addr a;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+	if (fd < 0)
+		SKIP(return, "no MPTCP: %s", strerror(errno));
+	close(fd);
+
+	ASSERT_EQ(0, policy_printf("%u/tcp <kernel>\n", port));
+	ASSERT_EQ(0, make_addr(AF_INET, "127.0.0.1", port, &a));
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&a.ss, a.len));
+	EXPECT_EQ(EACCES, errno);
+	close(fd);
+	EXPECT_EQ(EACCES, run_bind(self->env.kpr_bind, KPR_SAME_UID, "inet",
+				   "mptcp", "127.0.0.1", port, NULL, NULL));
+
+	/* Control: without the rule, it binds. */
+	ASSERT_EQ(0, policy_printf("clear\n"));
+	EXPECT_EQ(0, run_bind(self->env.kpr_bind, KPR_SAME_UID, "inet",
+			      "mptcp", "127.0.0.1", port, NULL, NULL));
 }
 
 TEST_HARNESS_MAIN
