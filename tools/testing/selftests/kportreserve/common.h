@@ -513,6 +513,25 @@ static inline int run_as(uid_t uid, const char *path, char *const argv[])
 }
 
 /*
+ * Finds kpr_bind next to the test (@kpr_bind, PATH_MAX bytes), makes a
+ * temporary directory (@dir, 64 bytes) and a copy of kpr_bind in it (@copy,
+ * PATH_MAX bytes) that no rule names.
+ */
+static inline void helper_setup(struct __test_metadata *const _metadata,
+				char *kpr_bind, char *dir, char *copy)
+{
+	int err = sibling_path("kpr_bind", kpr_bind, PATH_MAX);
+
+	ASSERT_EQ(0, err)
+	{
+		TH_LOG("kpr_bind next to the test: %s", strerror(-err));
+	}
+	ASSERT_EQ(0, make_tmpdir(dir, 64));
+	snprintf(copy, PATH_MAX, "%s/kpr_bind", dir);
+	ASSERT_EQ(0, copy_file(kpr_bind, copy, 0755));
+}
+
+/*
  * Runs @prog (kpr_bind, a copy, a link or a script) as @uid to bind
  * @addr:@port of @family and @type, with up to two options (NULL for none):
  * returns its exit code, 0 or the errno of the failure.

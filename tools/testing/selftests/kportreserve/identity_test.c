@@ -90,19 +90,10 @@ struct env {
 static void env_setup(struct __test_metadata *const _metadata,
 		      struct env *env)
 {
-	int err;
-
 	if (!policy_ready(_metadata))
 		return;
 	ASSERT_EQ(0, set_lo_up());
-	err = sibling_path("kpr_bind", env->kpr_bind, sizeof(env->kpr_bind));
-	ASSERT_EQ(0, err)
-	{
-		TH_LOG("kpr_bind next to the test: %s", strerror(-err));
-	}
-	ASSERT_EQ(0, make_tmpdir(env->dir, sizeof(env->dir)));
-	snprintf(env->copy, sizeof(env->copy), "%s/kpr_bind", env->dir);
-	ASSERT_EQ(0, copy_file(env->kpr_bind, env->copy, 0755));
+	helper_setup(_metadata, env->kpr_bind, env->dir, env->copy);
 }
 
 static void env_teardown(struct env *env)
