@@ -30,7 +30,9 @@ use core::{
     ptr::NonNull, //
 };
 
-/// The largest buffer that one `write(2)` to a securityfs file may pass.
+/// The most that one `write(2)` to a securityfs file takes: a longer write is short, and
+/// writes the first `MAX_WRITE` bytes (as a pipe or a socket may), which `write(2)` loops in
+/// user space (stdio, Python's buffered files, shells) handle by writing the rest.
 pub const MAX_WRITE: usize = 1 << 20;
 
 /// The operations of a securityfs file.
@@ -71,7 +73,8 @@ pub trait FileOps: Sync + 'static {
     /// Called when the file is opened for writing; an error fails the `open(2)`.
     fn open_write(&self) -> Result<Self::Writer>;
 
-    /// Handles one `write(2)` of `data`; on success the whole buffer counts as written.
+    /// Handles one `write(2)` of `data`, at most [`MAX_WRITE`] bytes; on success the whole of
+    /// `data` counts as written.
     fn write(&self, w: &mut Self::Writer, data: &[u8]) -> Result;
 
     /// Called once when a file opened for writing is released (last `close(2)`).
@@ -424,6 +427,8 @@ impl<T: FileOps> OpenFile<T> {
     ) -> isize {
         // SAFETY: By the safety requirements.
         let this = unsafe { Self::from_file(file) };
+        // A longer write is short.
+        let count = count.min(MAX_WRITE);
         match this.write_buf(UserPtr::from_ptr(buf.cast_mut().cast()), count) {
             // `count` is at most `MAX_WRITE`, so it fits.
             Ok(()) => count as isize,
@@ -432,9 +437,6 @@ impl<T: FileOps> OpenFile<T> {
     }
 
     fn write_buf(&self, buf: UserPtr, count: usize) -> Result {
-        if count > MAX_WRITE {
-            return Err(EFBIG);
-        }
         let mut data = KVVec::new();
         UserSlice::new(buf, count).read_all(&mut data, GFP_KERNEL)?;
         let mut guard = self.writer.lock();

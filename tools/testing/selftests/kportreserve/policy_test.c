@@ -524,6 +524,57 @@ TEST_F_TIMEOUT(policy, many_rules, 120)
 	free(expected);
 }
 
+/*
+ * A whole policy of the most rules in one write(2), in shuffled order, as a
+ * program that writes its policy in one call (Python's f.write(), fwrite()
+ * with a large buffer) does. A write over 1 MiB is short, as on a pipe: it
+ * takes the first MiB, and the caller's loop writes the rest.
+ */
+/* Rule @j: port 1 + @j / 2, TCP then UDP, one of 64 programs. */
+static int big_rule(char *buf, unsigned int j)
+{
+	return sprintf(buf, "%u/%s /usr/local/sbin/kpr-big-%02u\n", 1 + j / 2,
+		       j % 2 ? "udp" : "tcp", j % 64);
+}
+
+TEST_F_TIMEOUT(policy, one_big_write, 300)
+{
+	const unsigned int n = 65536;
+	size_t size = (size_t)n * 48 + 16, len, off = 0;
+	char *text, *expected;
+	unsigned int i, j;
+	ssize_t w;
+	int fd;
+
+	text = malloc(size);
+	expected = malloc(size);
+	ASSERT_NE(NULL, text);
+	ASSERT_NE(NULL, expected);
+
+	len = sprintf(text, "clear\n");
+	for (i = 0; i < n; i++) {
+		/* An odd multiplier permutes 0..65535. */
+		j = (i * 40503u) % n;
+		len += big_rule(text + len, j);
+		off += big_rule(expected + off, i);
+	}
+	ASSERT_LT((size_t)2 << 20, len);
+
+	fd = open_write();
+	ASSERT_LE(0, fd);
+	w = write(fd, text, len);
+	ASSERT_EQ((ssize_t)1 << 20, w)
+	{
+		TH_LOG("write of %zu bytes: %zd (%s)", len, w, strerror(errno));
+	}
+	ASSERT_EQ(0, write_all(fd, text + w, len - w));
+	ASSERT_EQ(0, close(fd));
+	check_policy(_metadata, expected);
+
+	free(text);
+	free(expected);
+}
+
 /* Too many rules: ENOSPC, and the transaction is discarded. */
 TEST_F_TIMEOUT(policy, too_many_rules, 300)
 {
