@@ -97,6 +97,29 @@ impl Path {
         self.inode() == other.inode()
     }
 
+    /// Returns the key of the inode that `self` leads to.
+    pub fn inode_key(&self) -> InodeKey {
+        InodeKey(self.inode() as usize)
+    }
+
+    /// Calls `f` with the name of the last component of `self`: the name of its dentry, which
+    /// for a symbolic link that was followed or a bind-mounted file is the name of the target.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::fs::Path;
+    ///
+    /// let dev = Path::lookup_from_init_root(c"/dev")?;
+    /// assert!(dev.with_name(|name| name == b"dev"));
+    /// assert!(Path::lookup_from_init_root(c"/")?.with_name(|name| name == b"/"));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn with_name<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        // SAFETY: By the type invariants, the dentry is referenced for the duration of the call.
+        unsafe { with_dentry_name(self.0.dentry, f) }
+    }
+
     /// Returns true if `file` is an open file of the inode that `self` leads to.
     ///
     /// The inodes are compared as objects, not by number: inode numbers repeat across the layers
@@ -105,6 +128,57 @@ impl Path {
     pub fn is_file(&self, file: &File) -> bool {
         // SAFETY: `file` is a live file, whose `f_inode` is set at open and never changes.
         self.inode() == unsafe { (*file.as_ptr()).f_inode }.cast_const()
+    }
+}
+
+/// Calls `f` with the name of the dentry through which `file` was opened: the last component of
+/// the path that opened it (for a hard link, that link's own name).
+pub fn with_file_name<R>(file: &File, f: impl FnOnce(&[u8]) -> R) -> R {
+    // SAFETY: `file` is a live file: its `f_path` is set at open, never changes, and holds a
+    // reference to the dentry for as long as the file lives.
+    unsafe { with_dentry_name((*file.as_ptr()).__bindgen_anon_1.f_path.dentry, f) }
+}
+
+/// Calls `f` with a stable copy of the name of `dentry`, which a concurrent rename cannot
+/// change or free.
+///
+/// # Safety
+///
+/// `dentry` is a live dentry that stays referenced for the duration of the call.
+unsafe fn with_dentry_name<R>(dentry: *mut bindings::dentry, f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut snap = MaybeUninit::<bindings::name_snapshot>::uninit();
+    let snap = snap.as_mut_ptr();
+    // SAFETY: `dentry` is live (safety requirements) and `snap` is writable. A short name is
+    // copied into `*snap` itself, which stays in place until it is released below.
+    unsafe { bindings::take_dentry_name_snapshot(snap, dentry) };
+    // SAFETY: `take_dentry_name_snapshot` initialised `*snap`: `name.name` points to
+    // `name.len` bytes that stay valid until the snapshot is released.
+    let name = unsafe {
+        core::slice::from_raw_parts(
+            (*snap).name.name,
+            (*snap).name.__bindgen_anon_1.__bindgen_anon_1.len as usize,
+        )
+    };
+    // `f` cannot keep `name`: its lifetime ends with the call.
+    let r = f(name);
+    // SAFETY: `*snap` was taken above and is released once.
+    unsafe { bindings::release_dentry_name_snapshot(snap) };
+    r
+}
+
+/// A value that tells live inodes apart: their address.
+///
+/// Two files whose keys are taken while both are pinned are the same inode if and only if the
+/// keys are equal. Once an inode is freed, its key may come back for another one, so a key kept
+/// beyond the lifetime of its inode can only be a hint, to be checked again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InodeKey(usize);
+
+impl InodeKey {
+    /// Returns the key of the inode of `file`.
+    pub fn of_file(file: &File) -> Self {
+        // SAFETY: `file` is a live file, whose `f_inode` is set at open and never changes.
+        Self(unsafe { (*file.as_ptr()).f_inode } as usize)
     }
 }
 
