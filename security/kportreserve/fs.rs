@@ -7,12 +7,15 @@
 //! transaction, and the new policy is published, all at once, when the file is closed.
 //! Only one open file may write at a time, and none once the policy is locked.
 
-use crate::policy::{
-    parse_line,
-    Command,
-    Policy,
-    MAX_TEXT_LINE,
-    POLICY, //
+use crate::{
+    draft::Draft,
+    policy::{
+        parse_line,
+        Command,
+        Policy,
+        MAX_TEXT_LINE,
+        POLICY, //
+    },
 };
 use kernel::{
     alloc::KVec,
@@ -71,7 +74,7 @@ static POLICY_FILE: PolicyFile = PolicyFile;
 /// The state of one writing open file.
 pub(crate) struct Txn {
     /// The policy being built; `None` until the first command.
-    staged: Option<Policy>,
+    staged: Option<Draft>,
     /// The start of a line whose end has not been written yet.
     partial: KVec<u8>,
     /// The number of complete lines seen, for error messages.
@@ -122,20 +125,12 @@ fn log_line(n: usize, line: &[u8], why: &str) {
 }
 
 impl Txn {
-    fn staged(&mut self) -> Result<&mut Policy> {
-        if self.staged.is_none() {
-            // Take a reference under RCU; copy it outside, where allocations may sleep.
-            let cur = {
-                let guard = rcu::read_lock();
-                POLICY.get(&guard).cloned()
-            };
-            let p = match cur {
-                Some(p) => p.try_clone()?,
-                None => Policy::new()?,
-            };
-            self.staged = Some(p);
-        }
-        self.staged.as_mut().ok_or(ENOMEM)
+    fn staged(&mut self) -> &mut Draft {
+        self.staged.get_or_insert_with(|| {
+            // A reference to the policy in force, not a copy: the draft records the changes.
+            let guard = rcu::read_lock();
+            Draft::new(POLICY.get(&guard).cloned())
+        })
     }
 
     fn line(&mut self, line: &[u8]) -> Result {
@@ -150,9 +145,12 @@ impl Txn {
             }
         };
         let r = match cmd {
-            Command::Add(rule) => self.staged()?.add(rule),
-            Command::Delete(rule) => self.staged()?.delete(&rule),
-            Command::Clear => self.staged().map(Policy::clear),
+            Command::Add(rule) => self.staged().add(rule),
+            Command::Delete(rule) => self.staged().delete(&rule),
+            Command::Clear => {
+                self.staged().clear();
+                Ok(())
+            }
             Command::Lock => {
                 self.lock = true;
                 Ok(())
@@ -202,8 +200,9 @@ impl Txn {
             let line = core::mem::take(&mut self.partial);
             self.line(&line)?;
         }
-        if let Some(mut p) = self.staged.take() {
-            p.seal()?;
+        if let Some(draft) = self.staged.take() {
+            let mut p = draft.build()?;
+            p.resolve_hints()?;
             let n = p.rules().len();
             let p = KBox::new(Arc::new(p, GFP_KERNEL)?, GFP_KERNEL)?;
             POLICY.replace(Some(p));

@@ -28,12 +28,15 @@
 
 use crate::{
     cred::KprCred,
-    policy::{Program, POLICY},
+    policy::{PathName, Policy, POLICY},
     KPortReserve,
 };
 use kernel::{
-    alloc::KVec,
-    fs::{File, Path},
+    alloc::{KVVec, KVec},
+    fs::{
+        path::{with_file_name, InodeKey},
+        File, Path,
+    },
     lsm::{Binprm, Context},
     prelude::*,
     sync::{rcu, Arc},
@@ -42,14 +45,14 @@ use kernel::{
 /// The identity of a task: the program paths of the policy that named its program when it
 /// was exec'd (several if a symlink and its target, or two hard links, are both named).
 pub(crate) struct Owner {
-    /// The paths, without a NUL.
-    paths: KVec<KVec<u8>>,
+    /// The paths, shared with the policy that named them.
+    paths: KVec<Arc<PathName>>,
 }
 
 impl Owner {
     /// True if the identity holds `path`.
-    fn has(&self, path: &[u8]) -> bool {
-        self.paths.iter().any(|p| p.as_slice() == path)
+    fn has(&self, path: &PathName) -> bool {
+        self.paths.iter().any(|p| p.as_bytes() == path.as_bytes())
     }
 
     /// True if the identity holds every path of `other`.
@@ -58,19 +61,109 @@ impl Owner {
     }
 }
 
-/// True if a task with credential `cred` runs the program that `program` names.
+/// True if a task with credential `cred` runs a program for which `allowed` holds, given
+/// its path.
 ///
-/// This is the check of every reserved bind: a comparison of strings, with no path walk, so it
+/// This is the check of every reserved bind: no path walk, no allocation and no lock, so it
 /// may run in atomic context.
-pub(crate) fn runs(cred: &KprCred, program: &Program) -> bool {
-    match (program.path(), &cred.owner) {
-        (Some(path), Some(owner)) => owner.has(path.to_bytes()),
-        _ => false,
+pub(crate) fn owns(cred: &KprCred, allowed: impl Fn(&[u8]) -> bool) -> bool {
+    cred.owner
+        .as_ref()
+        .is_some_and(|o| o.paths.iter().any(|p| allowed(p.as_bytes())))
+}
+
+/// What the program paths of a policy resolved to when it was loaded: hints that pick, at an
+/// exec, the few paths that could name the exec'd file, so that an exec costs a path walk per
+/// candidate rather than one per program of the policy.
+///
+/// A path is a candidate for a file if its last component is the file's name (which covers a
+/// program installed, upgraded or renamed into place after the load), if it resolved to the
+/// file at the load (a hard link of another name), or if at the load it resolved to a file of
+/// another name than its last component (a symbolic link, or a bind-mounted file), whose target
+/// may have changed since. Hints only choose what to resolve: what names the file is decided by
+/// resolving the candidates, as before.
+pub(crate) struct Hints {
+    /// The key of the inode that each path resolved to, and the path's index, by key.
+    by_inode: KVVec<(InodeKey, u32)>,
+    /// The index of every path, by its last component.
+    by_name: KVVec<u32>,
+    /// The paths that resolved to a file of another name.
+    other_name: KVVec<u32>,
+}
+
+/// The last component of `path`.
+fn last_component(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
+impl Hints {
+    /// No hints, for a policy that names no program.
+    pub(crate) fn new() -> Self {
+        Self {
+            by_inode: KVVec::new(),
+            by_name: KVVec::new(),
+            other_name: KVVec::new(),
+        }
+    }
+
+    /// Resolves every program path of `policy` once, for the hints of that policy.
+    ///
+    /// # Context
+    ///
+    /// Process context (it walks paths); called when a policy is committed.
+    pub(crate) fn resolve(policy: &Policy) -> Result<Self> {
+        let mut h = Self::new();
+        for (i, path) in policy.programs() {
+            let i = u32::try_from(i).map_err(|_| EINVAL)?;
+            h.by_name.push(i, GFP_KERNEL)?;
+            let Some(found) = path
+                .as_c_str()
+                .and_then(|name| Path::lookup_from_init_root(name).ok())
+            else {
+                continue;
+            };
+            h.by_inode.push((found.inode_key(), i), GFP_KERNEL)?;
+            if !found.with_name(|name| name == last_component(path.as_bytes())) {
+                h.other_name.push(i, GFP_KERNEL)?;
+            }
+        }
+        h.by_inode.sort_unstable();
+        let name = |i: &u32| {
+            policy
+                .program(*i as usize)
+                .map_or(&[][..], |p| last_component(p.as_bytes()))
+        };
+        h.by_name.sort_unstable_by(|a, b| name(a).cmp(name(b)));
+        Ok(h)
+    }
+
+    /// The indexes of the paths of `policy` that could name `file`, sorted; an index may repeat.
+    fn candidates(&self, policy: &Policy, file: &File) -> Result<KVec<u32>> {
+        let mut c = KVec::new();
+        let key = InodeKey::of_file(file);
+        let lo = self.by_inode.partition_point(|&(k, _)| k < key);
+        for &(_, i) in self.by_inode[lo..].iter().take_while(|&&(k, _)| k == key) {
+            c.push(i, GFP_KERNEL)?;
+        }
+        let name = |i: u32| {
+            policy
+                .program(i as usize)
+                .map_or(&[][..], |p| last_component(p.as_bytes()))
+        };
+        let (lo, hi) = with_file_name(file, |file_name| {
+            let lo = self.by_name.partition_point(|&i| name(i) < file_name);
+            let hi = self.by_name.partition_point(|&i| name(i) <= file_name);
+            (lo, hi)
+        });
+        c.extend_from_slice(self.by_name.get(lo..hi).unwrap_or(&[]), GFP_KERNEL)?;
+        c.extend_from_slice(&self.other_name, GFP_KERNEL)?;
+        c.sort_unstable();
+        Ok(c)
     }
 }
 
 /// Adds to `paths` every program path of the policy that resolves to `file` now.
-fn add_paths_naming(file: &File, paths: &mut KVec<KVec<u8>>) -> Result {
+fn add_paths_naming(file: &File, paths: &mut KVec<Arc<PathName>>) -> Result {
     // Hold the snapshot, not the RCU read lock: path walks sleep.
     let policy = {
         let guard = rcu::read_lock();
@@ -79,16 +172,23 @@ fn add_paths_naming(file: &File, paths: &mut KVec<KVec<u8>>) -> Result {
             None => return Ok(()),
         }
     };
-    for path in policy.programs() {
-        let bytes = path.to_bytes();
-        if paths.iter().any(|p| p.as_slice() == bytes) {
+    let mut prev = None;
+    for i in policy.hints().candidates(&policy, file)? {
+        if prev.replace(i) == Some(i) {
             continue;
         }
+        let Some(path) = policy.program(i as usize) else {
+            continue;
+        };
+        if paths.iter().any(|p| p.as_bytes() == path.as_bytes()) {
+            continue;
+        }
+        let Some(name) = path.as_c_str() else {
+            continue;
+        };
         // A path that does not resolve (not installed, not searchable) names nothing.
-        if Path::lookup_from_init_root(path).is_ok_and(|p| p.is_file(file)) {
-            let mut v = KVec::with_capacity(bytes.len(), GFP_KERNEL)?;
-            v.extend_from_slice(bytes, GFP_KERNEL)?;
-            paths.push(v, GFP_KERNEL)?;
+        if Path::lookup_from_init_root(name).is_ok_and(|p| p.is_file(file)) {
+            paths.push(path.clone(), GFP_KERNEL)?;
         }
     }
     Ok(())
@@ -101,7 +201,7 @@ fn may_get_identity(bprm: &Binprm<'_, KPortReserve>) -> bool {
 }
 
 /// Makes `paths` the identity of the credential that the exec installs.
-fn grant(bprm: &mut Binprm<'_, KPortReserve>, paths: KVec<KVec<u8>>) -> Result {
+fn grant(bprm: &mut Binprm<'_, KPortReserve>, paths: KVec<Arc<PathName>>) -> Result {
     if paths.is_empty() {
         return Ok(());
     }
@@ -143,9 +243,7 @@ pub(crate) fn bprm_creds_from_file(
     let mut paths = KVec::new();
     if let Some(owner) = &bprm.cred_mut().owner {
         for p in owner.paths.iter() {
-            let mut v = KVec::with_capacity(p.len(), GFP_KERNEL)?;
-            v.extend_from_slice(p, GFP_KERNEL)?;
-            paths.push(v, GFP_KERNEL)?;
+            paths.push(p.clone(), GFP_KERNEL)?;
         }
     }
     let known = paths.len();
@@ -171,12 +269,18 @@ pub(crate) fn may_control(tracer: &KprCred, tracee: &KprCred) -> bool {
 mod tests {
     use super::*;
 
+    use crate::policy::{parse_line, Command};
+
     fn owner(paths: &[&[u8]]) -> Result<KprCred> {
         let mut v = KVec::new();
         for p in paths {
-            let mut s = KVec::new();
-            s.extend_from_slice(p, GFP_KERNEL)?;
-            v.push(s, GFP_KERNEL)?;
+            let mut line = KVec::new();
+            line.extend_from_slice(b"1 ", GFP_KERNEL)?;
+            line.extend_from_slice(p, GFP_KERNEL)?;
+            let Ok(Some(Command::Add(rule))) = parse_line(&line) else {
+                return Err(EINVAL);
+            };
+            v.push(rule.program.path().ok_or(EINVAL)?.clone(), GFP_KERNEL)?;
         }
         Ok(KprCred {
             network: 0,

@@ -21,6 +21,7 @@ use kernel::{
 };
 
 mod cred;
+mod draft;
 mod fs;
 mod identity;
 mod limits;

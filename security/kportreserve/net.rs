@@ -5,9 +5,9 @@
 use crate::{
     cred::KprCred,
     identity,
+    limits::KERNEL_PROGRAM,
     netoff,
     policy::{
-        Program,
         Proto,
         POLICY, //
     },
@@ -110,13 +110,9 @@ fn check_port(cred: &KprCred, sk: &Sock, proto: Proto, port: u16) -> Result {
         if !sk.in_init_net() {
             return Ok(());
         }
-        let kernel = sk.is_kernel();
-        let allowed = policy
-            .rules_for(proto, port)
-            .any(|rule| match rule.program {
-                Program::Kernel => kernel,
-                Program::Path(_) => identity::runs(cred, &rule.program),
-            });
+        // The slow path: reserved. Who may have it is two binary searches per program.
+        let allowed = (sk.is_kernel() && policy.allows(KERNEL_PROGRAM, proto, port))
+            || identity::owns(cred, |program| policy.allows(program, proto, port));
         if allowed {
             return Ok(());
         }

@@ -21,11 +21,11 @@
 //! `0x7f` and the backslash, and writes every other byte, including bytes from `0x80` up, as
 //! it is. Written back, it gives the same path, byte for byte.
 
+use crate::identity::Hints;
 use crate::limits::{
     KERNEL_PROGRAM,
     MAX_LINE,
     MAX_PATH,
-    MAX_RULES,
     NR_PORTS, //
 };
 use core::{
@@ -73,45 +73,75 @@ pub(crate) const PROTO_UDP: u8 = 1 << Proto::Udp as u8;
 /// Both protocols: a rule without a `/tcp` or `/udp` suffix.
 pub(crate) const PROTO_ALL: u8 = PROTO_TCP | PROTO_UDP;
 
+/// A program path, as bytes that end with a NUL.
+///
+/// Every rule that names a program, and the identity of every task that runs it, share one.
+pub(crate) struct PathName(KVec<u8>);
+
+impl PathName {
+    /// The path, without its NUL.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.get(..self.0.len() - 1).unwrap_or(&[])
+    }
+
+    /// The path as a C string.
+    pub(crate) fn as_c_str(&self) -> Option<&CStr> {
+        CStr::from_bytes_with_nul(&self.0).ok()
+    }
+}
+
 /// Who a rule reserves its ports for.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) enum Program {
     /// Kernel sockets only: `<kernel>`.
     Kernel,
-    /// The program at this path; the bytes end with a NUL.
-    Path(KVec<u8>),
+    /// The program at this path.
+    Path(Arc<PathName>),
 }
 
 impl Program {
-    fn as_bytes(&self) -> &[u8] {
+    /// The program as the policy names it: the path, or `<kernel>`.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             Program::Kernel => KERNEL_PROGRAM,
-            Program::Path(p) => p.get(..p.len() - 1).unwrap_or(&[]),
+            Program::Path(p) => p.as_bytes(),
         }
     }
 
-    /// The path as a C string, for a `Path`.
-    pub(crate) fn path(&self) -> Option<&CStr> {
+    /// The path, for a `Path`.
+    pub(crate) fn path(&self) -> Option<&Arc<PathName>> {
         match self {
             Program::Kernel => None,
-            Program::Path(p) => CStr::from_bytes_with_nul(p).ok(),
+            Program::Path(p) => Some(p),
         }
     }
 
-    fn try_clone(&self) -> Result<Self> {
-        Ok(match self {
-            Program::Kernel => Program::Kernel,
-            Program::Path(p) => {
-                let mut v = KVec::with_capacity(p.len(), GFP_KERNEL)?;
-                v.extend_from_slice(p, GFP_KERNEL)?;
-                Program::Path(v)
-            }
-        })
+    /// Orders programs by their bytes; rules of one program usually share its path, which
+    /// then compares equal without reading it.
+    fn cmp_bytes(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Program::Path(a), Program::Path(b)) if Arc::ptr_eq(a, b) => Ordering::Equal,
+            _ => self.as_bytes().cmp(other.as_bytes()),
+        }
+    }
+}
+
+impl PartialEq for Program {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp_bytes(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Program {}
+
+impl fmt::Debug for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", kernel::str::BStr::from_bytes(self.as_bytes()))
     }
 }
 
 /// One rule: ports `first..=last` of the protocols in `protos` are reserved for `program`.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Rule {
     pub(crate) first: u16,
     pub(crate) last: u16,
@@ -119,28 +149,28 @@ pub(crate) struct Rule {
     pub(crate) program: Program,
 }
 
-impl Rule {
-    /// True if the rule covers `port` of `proto`.
-    pub(crate) fn covers(&self, proto: Proto, port: u16) -> bool {
-        self.protos & (1 << proto as u8) != 0 && (self.first..=self.last).contains(&port)
-    }
-
-    fn cmp_key(&self, other: &Self) -> Ordering {
+/// Rules are kept in this order: by ports, protocols, then program.
+impl Ord for Rule {
+    fn cmp(&self, other: &Self) -> Ordering {
         (self.first, self.last, self.protos)
             .cmp(&(other.first, other.last, other.protos))
-            .then_with(|| self.program.as_bytes().cmp(other.program.as_bytes()))
-    }
-
-    fn try_clone(&self) -> Result<Self> {
-        Ok(Rule {
-            first: self.first,
-            last: self.last,
-            protos: self.protos,
-            program: self.program.try_clone()?,
-        })
+            .then_with(|| self.program.cmp_bytes(&other.program))
     }
 }
 
+impl PartialOrd for Rule {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Rule {
+    /// True if the rule covers `port` of `proto`.
+    #[cfg(CONFIG_SECURITY_KPORTRESERVE_KUNIT_TEST)]
+    pub(crate) fn covers(&self, proto: Proto, port: u16) -> bool {
+        self.protos & (1 << proto as u8) != 0 && (self.first..=self.last).contains(&port)
+    }
+}
 /// True for a path byte that the text form writes as an escape, `\ooo`: the controls, space,
 /// DEL and the backslash itself.
 fn is_escaped(b: u8) -> bool {
@@ -332,7 +362,8 @@ fn parse_program(s: &[u8]) -> core::result::Result<Program, ParseError> {
         }
     }
     v.push(0, GFP_KERNEL).map_err(|_| "out of memory")?;
-    Ok(Program::Path(v))
+    let path = Arc::new(PathName(v), GFP_KERNEL).map_err(|_| "out of memory")?;
+    Ok(Program::Path(path))
 }
 
 /// Parses one line (without its newline). Returns `None` for a blank or comment line.
@@ -380,23 +411,136 @@ pub(crate) fn parse_line(line: &[u8]) -> core::result::Result<Option<Command>, P
 
 const WORDS_PER_PROTO: usize = NR_PORTS / 64;
 
-/// A policy snapshot: the sorted rules and, per protocol, a bitmap of the reserved ports.
+/// A run of ports `first..=last` that one program may bind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    first: u16,
+    last: u16,
+}
+
+/// A program that rules name, and where its ports are in [`Policy::spans`].
+struct Named {
+    program: Program,
+    /// Its TCP spans are `spans[at[0]..at[1]]`, its UDP spans `spans[at[1]..at[2]]`.
+    at: [u32; 3],
+}
+
+/// A policy snapshot: the rules, a bitmap of the reserved ports of each protocol, and for each
+/// program that rules name, the ports it may bind.
 ///
-/// A snapshot is never modified once published; a writer builds a new one.
+/// A snapshot is never modified once published; a writer builds a new one (see
+/// [`crate::draft`]).
+///
+/// Memory: 16 bytes per rule, plus at most 8 bytes per rule for the ports of its program
+/// ([`Span`]s), plus 40 bytes and the path once per program, plus the two bitmaps (16 KiB).
 pub(crate) struct Policy {
+    /// The rules, in canonical order, without duplicates.
     rules: KVVec<Rule>,
+    /// One bit per port and protocol: reserved or not.
     map: KVVec<u64>,
-    /// For each program path that rules name, the index of one rule naming it, in path order.
-    programs: KVVec<usize>,
+    /// The programs that rules name, each once, in the order of their bytes.
+    named: KVVec<Named>,
+    /// For each program and protocol, the ports its rules cover, merged into sorted, disjoint
+    /// spans.
+    spans: KVVec<Span>,
+    /// Which program paths an exec resolves.
+    hints: Hints,
 }
 
 impl Policy {
     /// An empty policy.
-    pub(crate) fn new() -> Result<Self> {
-        Ok(Self {
+    pub(crate) fn new() -> Self {
+        Self {
             rules: KVVec::new(),
             map: KVVec::new(),
-            programs: KVVec::new(),
+            named: KVVec::new(),
+            spans: KVVec::new(),
+            hints: Hints::new(),
+        }
+    }
+
+    /// Builds a snapshot from `rules`, which are in canonical order, without duplicates.
+    ///
+    /// It takes O(n log n) time for n rules, and makes the rules of each program share one
+    /// copy of its path.
+    pub(crate) fn from_rules(mut rules: KVVec<Rule>) -> Result<Self> {
+        let mut map = KVVec::with_capacity(2 * WORDS_PER_PROTO, GFP_KERNEL)?;
+        map.resize(2 * WORDS_PER_PROTO, 0, GFP_KERNEL)?;
+        for r in rules.iter() {
+            for proto in [Proto::Tcp, Proto::Udp] {
+                if r.protos & (1 << proto as u8) != 0 {
+                    let base = proto as usize * WORDS_PER_PROTO;
+                    set_bits(&mut map[base..base + WORDS_PER_PROTO], r.first, r.last);
+                }
+            }
+        }
+
+        // The rules grouped by program; in a group, in canonical order, so by first port.
+        let mut order = KVVec::with_capacity(rules.len(), GFP_KERNEL)?;
+        for i in 0..rules.len() {
+            order.push(i, GFP_KERNEL)?;
+        }
+        order.sort_unstable_by(|&a, &b| {
+            rules[a]
+                .program
+                .cmp_bytes(&rules[b].program)
+                .then(a.cmp(&b))
+        });
+
+        let mut named = KVVec::new();
+        let mut spans = KVVec::with_capacity(rules.len(), GFP_KERNEL)?;
+        let mut rest = &order[..];
+        while let Some(&head) = rest.first() {
+            let program = rules[head].program.clone();
+            let n = rest
+                .iter()
+                .position(|&i| rules[i].program != program)
+                .unwrap_or(rest.len());
+            let (group, tail) = rest.split_at(n);
+            rest = tail;
+            let mut at = [0u32; 3];
+            at[0] = spans.len() as u32;
+            for (k, proto) in [Proto::Tcp, Proto::Udp].into_iter().enumerate() {
+                let mut cur: Option<Span> = None;
+                for &i in group {
+                    let r = &rules[i];
+                    if r.protos & (1 << proto as u8) == 0 {
+                        continue;
+                    }
+                    cur = match cur {
+                        // Overlapping or adjacent: one span.
+                        Some(s) if u32::from(r.first) <= u32::from(s.last) + 1 => Some(Span {
+                            first: s.first,
+                            last: s.last.max(r.last),
+                        }),
+                        prev => {
+                            if let Some(s) = prev {
+                                spans.push(s, GFP_KERNEL)?;
+                            }
+                            Some(Span {
+                                first: r.first,
+                                last: r.last,
+                            })
+                        }
+                    };
+                }
+                if let Some(s) = cur {
+                    spans.push(s, GFP_KERNEL)?;
+                }
+                at[k + 1] = spans.len() as u32;
+            }
+            // One copy of the path for all the rules that name it.
+            for &i in group {
+                rules[i].program = program.clone();
+            }
+            named.push(Named { program, at }, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            rules,
+            map,
+            named,
+            spans,
+            hints: Hints::new(),
         })
     }
 
@@ -413,9 +557,25 @@ impl Policy {
         self.is_reserved(Proto::Tcp, port) || self.is_reserved(Proto::Udp, port)
     }
 
-    /// The rules that cover `port` of `proto`.
-    pub(crate) fn rules_for(&self, proto: Proto, port: u16) -> impl Iterator<Item = &Rule> {
-        self.rules.iter().filter(move |r| r.covers(proto, port))
+    /// True if a rule reserves `port` of `proto` for `program`, a path or `<kernel>`.
+    ///
+    /// Two binary searches, by program and by port: O(log n), whatever the number of rules,
+    /// with no allocation and no lock, so it may run in atomic context.
+    pub(crate) fn allows(&self, program: &[u8], proto: Proto, port: u16) -> bool {
+        let Ok(i) = self
+            .named
+            .binary_search_by(|n| n.program.as_bytes().cmp(program))
+        else {
+            return false;
+        };
+        let at = self.named[i].at;
+        let k = proto as usize;
+        let spans = self
+            .spans
+            .get(at[k] as usize..at[k + 1] as usize)
+            .unwrap_or(&[]);
+        let j = spans.partition_point(|s| s.first <= port);
+        j > 0 && spans[j - 1].last >= port
     }
 
     /// The rules, in canonical order.
@@ -423,86 +583,34 @@ impl Policy {
         &self.rules
     }
 
-    /// The program paths that rules name, each once.
-    pub(crate) fn programs(&self) -> impl Iterator<Item = &CStr> {
-        self.programs
+    /// The program paths that rules name, each once, with their index for
+    /// [`Policy::program`].
+    pub(crate) fn programs(&self) -> impl Iterator<Item = (usize, &Arc<PathName>)> {
+        self.named
             .iter()
-            .filter_map(|&i| self.rules.get(i)?.program.path())
+            .enumerate()
+            .filter_map(|(i, n)| Some((i, n.program.path()?)))
     }
 
-    /// A copy of this policy, for a writer to change.
-    pub(crate) fn try_clone(&self) -> Result<Self> {
-        let mut rules = KVVec::with_capacity(self.rules.len(), GFP_KERNEL)?;
-        for r in self.rules.iter() {
-            rules.push(r.try_clone()?, GFP_KERNEL)?;
-        }
-        Ok(Self {
-            rules,
-            map: KVVec::new(),
-            programs: KVVec::new(),
-        })
+    /// The program path of index `i` (see [`Policy::programs`]).
+    pub(crate) fn program(&self, i: usize) -> Option<&Arc<PathName>> {
+        self.named.get(i)?.program.path()
     }
 
-    /// Adds `rule`; adding a rule that is already there changes nothing.
-    pub(crate) fn add(&mut self, rule: Rule) -> Result {
-        match self.rules.binary_search_by(|r| r.cmp_key(&rule)) {
-            Ok(_) => Ok(()),
-            Err(i) => {
-                if self.rules.len() >= MAX_RULES {
-                    return Err(ENOSPC);
-                }
-                self.rules.reserve(1, GFP_KERNEL)?;
-                self.rules
-                    .insert_within_capacity(i, rule)
-                    .map_err(|_| ENOMEM)
-            }
-        }
+    /// The hints of the exec'd file's identity: which paths to resolve.
+    pub(crate) fn hints(&self) -> &Hints {
+        &self.hints
     }
 
-    /// Removes `rule`. Fails with `ENOENT` if there is no such rule.
-    pub(crate) fn delete(&mut self, rule: &Rule) -> Result {
-        let i = self
-            .rules
-            .binary_search_by(|r| r.cmp_key(rule))
-            .map_err(|_| ENOENT)?;
-        self.rules.remove(i).map_err(|_| ENOENT)?;
+    /// Resolves the program paths once, for [`Policy::hints`], before the policy is published.
+    pub(crate) fn resolve_hints(&mut self) -> Result {
+        self.hints = Hints::resolve(self)?;
         Ok(())
     }
 
-    /// Removes every rule.
-    pub(crate) fn clear(&mut self) {
-        self.rules.clear();
-    }
-
-    /// Builds the bitmaps from the rules; called once before the policy is published.
-    pub(crate) fn seal(&mut self) -> Result {
-        let mut map = KVVec::with_capacity(2 * WORDS_PER_PROTO, GFP_KERNEL)?;
-        map.resize(2 * WORDS_PER_PROTO, 0, GFP_KERNEL)?;
-        for r in self.rules.iter() {
-            for proto in [Proto::Tcp, Proto::Udp] {
-                if r.protos & (1 << proto as u8) != 0 {
-                    let base = proto as usize * WORDS_PER_PROTO;
-                    set_bits(&mut map[base..base + WORDS_PER_PROTO], r.first, r.last);
-                }
-            }
-        }
-        let mut named = KVVec::with_capacity(self.rules.len(), GFP_KERNEL)?;
-        for (i, r) in self.rules.iter().enumerate() {
-            if r.program.path().is_some() {
-                named.push(i, GFP_KERNEL)?;
-            }
-        }
-        let path = |i: &usize| self.rules.get(*i).map(|r| r.program.as_bytes());
-        named.sort_unstable_by(|a, b| path(a).cmp(&path(b)));
-        let mut programs = KVVec::with_capacity(named.len(), GFP_KERNEL)?;
-        for i in named.iter() {
-            if programs.last().map(&path) != Some(path(i)) {
-                programs.push(*i, GFP_KERNEL)?;
-            }
-        }
-        self.map = map;
-        self.programs = programs;
-        Ok(())
+    /// Index `i` of [`Policy::rules`], if there is one equal to `rule`.
+    pub(crate) fn find(&self, rule: &Rule) -> Option<usize> {
+        self.rules.binary_search(rule).ok()
     }
 }
 
@@ -523,6 +631,7 @@ fn set_bits(map: &mut [u64], first: u16, last: u16) {
 #[kunit_tests(kportreserve_policy)]
 mod tests {
     use super::*;
+    use crate::draft::Draft;
     use kernel::str::CString;
 
     fn add(line: &str) -> Result<Rule> {
@@ -559,7 +668,7 @@ mod tests {
     fn path(line: &[u8]) -> Result<KVec<u8>> {
         let mut v = KVec::new();
         v.extend_from_slice(
-            add_bytes(line)?.program.path().ok_or(EINVAL)?.to_bytes(),
+            add_bytes(line)?.program.path().ok_or(EINVAL)?.as_bytes(),
             GFP_KERNEL,
         )?;
         Ok(v)
@@ -570,7 +679,7 @@ mod tests {
         let r = add("10000 /usr/sbin/server")?;
         assert_eq!((r.first, r.last, r.protos), (10000, 10000, PROTO_ALL));
         assert_eq!(
-            r.program.path().ok_or(EINVAL)?.to_bytes(),
+            r.program.path().ok_or(EINVAL)?.as_bytes(),
             b"/usr/sbin/server"
         );
         let r = add("8000-8099/tcp /usr/sbin/nginx")?;
@@ -593,7 +702,7 @@ mod tests {
         ));
         // A '#' inside a path is part of it.
         assert_eq!(
-            add("1 /a#b")?.program.path().ok_or(EINVAL)?.to_bytes(),
+            add("1 /a#b")?.program.path().ok_or(EINVAL)?.as_bytes(),
             b"/a#b"
         );
         Ok(())
@@ -780,45 +889,171 @@ mod tests {
 
     #[test]
     fn table_lookup() -> Result {
-        let mut p = Policy::new()?;
-        p.add(add("10000 /a")?)?;
-        p.add(add("10000 /b")?)?;
-        p.add(add("10000 /a")?)?;
-        p.add(add("8000-8099/tcp /n")?)?;
-        p.add(add("60-130/udp <kernel>")?)?;
-        p.add(add("100-200/udp /o")?)?;
-        assert_eq!(p.rules().len(), 5);
-        p.seal()?;
+        let mut d = Draft::new(None);
+        for line in [
+            "10000 /a",
+            "10000 /b",
+            "10000 /a",
+            "8000-8099/tcp /n",
+            "8100-8199/tcp /n",
+            "60-130/udp <kernel>",
+            "100-200/udp /o",
+            "150-300 /o",
+        ] {
+            d.add(add(line)?)?;
+        }
+        assert_eq!(d.len(), 7);
+        let p = Arc::new(d.build()?, GFP_KERNEL)?;
+        assert_eq!(p.rules().len(), 7);
         assert!(p.is_reserved(Proto::Tcp, 10000) && p.is_reserved(Proto::Udp, 10000));
         assert!(!p.is_reserved(Proto::Tcp, 9999) && !p.is_reserved(Proto::Tcp, 10001));
         assert!(p.is_reserved(Proto::Tcp, 8000) && p.is_reserved(Proto::Tcp, 8099));
-        assert!(!p.is_reserved(Proto::Udp, 8000) && !p.is_reserved(Proto::Tcp, 8100));
+        assert!(!p.is_reserved(Proto::Udp, 8000) && !p.is_reserved(Proto::Tcp, 8200));
         assert!(!p.is_reserved(Proto::Tcp, 7999));
         for port in [60, 63, 64, 127, 128, 130, 150, 200] {
             assert!(p.is_reserved(Proto::Udp, port));
         }
-        assert!(!p.is_reserved(Proto::Udp, 59) && !p.is_reserved(Proto::Udp, 201));
+        assert!(!p.is_reserved(Proto::Udp, 59) && !p.is_reserved(Proto::Udp, 301));
         assert!(p.is_reserved_any(8050) && !p.is_reserved_any(1));
-        assert_eq!(p.rules_for(Proto::Tcp, 10000).count(), 2);
-        assert_eq!(p.rules_for(Proto::Udp, 120).count(), 2);
-        assert_eq!(p.rules_for(Proto::Tcp, 120).count(), 0);
 
-        let mut q = p.try_clone()?;
+        // Who may bind what.
+        assert!(p.allows(b"/a", Proto::Tcp, 10000) && p.allows(b"/b", Proto::Udp, 10000));
+        assert!(!p.allows(b"/a", Proto::Tcp, 10001) && !p.allows(b"/c", Proto::Tcp, 10000));
+        assert!(!p.allows(b"/a", Proto::Tcp, 8000) && !p.allows(b"/n", Proto::Udp, 8000));
+        for port in [8000, 8099, 8100, 8150, 8199] {
+            assert!(p.allows(b"/n", Proto::Tcp, port));
+        }
+        assert!(!p.allows(b"/n", Proto::Tcp, 7999) && !p.allows(b"/n", Proto::Tcp, 8200));
+        assert!(
+            p.allows(KERNEL_PROGRAM, Proto::Udp, 60) && !p.allows(KERNEL_PROGRAM, Proto::Tcp, 60)
+        );
+        assert!(p.allows(b"/o", Proto::Udp, 100) && p.allows(b"/o", Proto::Udp, 300));
+        assert!(p.allows(b"/o", Proto::Tcp, 150) && !p.allows(b"/o", Proto::Tcp, 149));
+        assert!(!p.allows(b"/o", Proto::Udp, 99) && !p.allows(b"/o", Proto::Udp, 301));
+        assert_eq!(p.programs().count(), 4);
+
+        // Rules that name one program share its path.
+        let paths = |p: &Policy, name: &[u8]| {
+            let mut it = p.rules().iter().filter(|r| r.program.as_bytes() == name);
+            let first = it.next().and_then(|r| r.program.path().cloned());
+            it.all(|r| match (r.program.path(), &first) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            })
+        };
+        assert!(paths(&p, b"/n") && paths(&p, b"/o"));
+
+        let mut q = Draft::new(Some(p.clone()));
         q.delete(&add("10000 /a")?)?;
         assert_eq!(q.delete(&add("10000 /a")?), Err(ENOENT));
         assert_eq!(q.delete(&add("10000/tcp /b")?), Err(ENOENT));
-        q.seal()?;
-        assert!(q.is_reserved(Proto::Tcp, 10000));
+        let q = q.build()?;
+        assert!(q.is_reserved(Proto::Tcp, 10000) && !q.allows(b"/a", Proto::Tcp, 10000));
+        let mut q = Draft::new(Some(Arc::new(q, GFP_KERNEL)?));
         q.delete(&add("10000 /b")?)?;
-        q.seal()?;
+        let q = q.build()?;
         assert!(!q.is_reserved(Proto::Tcp, 10000));
         // The published snapshot is unchanged.
-        assert!(p.is_reserved(Proto::Tcp, 10000));
+        assert!(p.is_reserved(Proto::Tcp, 10000) && p.allows(b"/a", Proto::Tcp, 10000));
+        let mut q = Draft::new(Some(p.clone()));
         q.clear();
-        q.seal()?;
+        assert_eq!(q.len(), 0);
+        let q = q.build()?;
         assert!(!q.is_reserved(Proto::Tcp, 8000) && q.rules().is_empty());
-        // An empty, unsealed policy reserves nothing.
-        assert!(!Policy::new()?.is_reserved(Proto::Tcp, 1));
+        // An empty policy reserves nothing.
+        assert!(!Policy::new().is_reserved(Proto::Tcp, 1));
+        assert!(!Policy::new().allows(b"/a", Proto::Tcp, 1));
+        Ok(())
+    }
+
+    /// A small xorshift generator, so that a failure can be replayed from its seed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Random transactions against a model, a plain list of rules: every add, delete and clear
+    /// gives the same result, and the snapshots agree with the model on every port.
+    #[test]
+    fn draft_matches_model() -> Result {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let names: [&[u8]; 4] = [b"/a", b"/b", b"/c/d", KERNEL_PROGRAM];
+        let mut model: KVec<(u16, u16, u8, usize)> = KVec::new();
+        let mut policy: Option<Arc<Policy>> = None;
+        for _txn in 0..40 {
+            let mut d = Draft::new(policy.clone());
+            for _op in 0..30 {
+                let first = 1 + rng.below(40) as u16;
+                let last = first + rng.below(3) as u16;
+                let protos = [PROTO_TCP, PROTO_UDP, PROTO_ALL][rng.below(3) as usize];
+                let prog = rng.below(names.len() as u64) as usize;
+                let line = CString::try_from_fmt(fmt!(
+                    "{}-{}{} {}",
+                    first,
+                    last,
+                    match protos {
+                        PROTO_TCP => "/tcp",
+                        PROTO_UDP => "/udp",
+                        _ => "",
+                    },
+                    kernel::str::BStr::from_bytes(names[prog])
+                ))?;
+                let rule = add(core::str::from_utf8(line.to_bytes()).map_err(|_| EINVAL)?)?;
+                let key = (first, last, protos, prog);
+                let at = model.iter().position(|&m| m == key);
+                match rng.below(10) {
+                    0 => {
+                        d.clear();
+                        model.clear();
+                    }
+                    1..=3 => {
+                        let r = d.delete(&rule);
+                        match at {
+                            Some(i) => {
+                                assert_eq!(r, Ok(()));
+                                model.remove(i).map_err(|_| EINVAL)?;
+                            }
+                            None => assert_eq!(r, Err(ENOENT)),
+                        }
+                    }
+                    _ => {
+                        d.add(rule)?;
+                        if at.is_none() {
+                            model.push(key, GFP_KERNEL)?;
+                        }
+                    }
+                }
+                assert_eq!(d.len(), model.len());
+            }
+            let p = d.build()?;
+            assert_eq!(p.rules().len(), model.len());
+            assert!(p.rules().windows(2).all(|w| w[0] < w[1]));
+            for port in 1..=45u16 {
+                for proto in [Proto::Tcp, Proto::Udp] {
+                    let covers = |&&(f, l, ps, _): &&(u16, u16, u8, usize)| {
+                        ps & (1 << proto as u8) != 0 && (f..=l).contains(&port)
+                    };
+                    assert_eq!(p.is_reserved(proto, port), model.iter().any(|m| covers(&m)));
+                    for (k, name) in names.iter().enumerate() {
+                        assert_eq!(
+                            p.allows(name, proto, port),
+                            model.iter().any(|m| covers(&m) && m.3 == k)
+                        );
+                    }
+                    assert_eq!(
+                        p.rules().iter().filter(|r| r.covers(proto, port)).count(),
+                        model.iter().filter(|m| covers(m)).count()
+                    );
+                }
+            }
+            policy = Some(Arc::new(p, GFP_KERNEL)?);
+        }
         Ok(())
     }
 }

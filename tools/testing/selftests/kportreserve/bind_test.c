@@ -997,6 +997,36 @@ TEST_F(identity, program_installed_later)
 	EXPECT_EQ(EACCES, run_srv(self->env.copy, port));
 }
 
+/*
+ * An exec resolves only the rule paths that can name its file: those whose
+ * last component is the file's name, and those that resolved to the file,
+ * or to a file of another name, when the policy was last written. A path
+ * that later becomes a symlink to a file of another name names it once the
+ * policy is written again (see the admin guide).
+ */
+TEST_F(identity, path_turned_into_symlink)
+{
+	const unsigned short port = 31110;
+	char srv[PATH_MAX], real[PATH_MAX];
+
+	path_in(&self->env, "srv", srv);
+	path_in(&self->env, "srv-2.0", real);
+	ASSERT_EQ(0, copy_file(self->env.kpr_bind, srv, 0755));
+	ASSERT_EQ(0, copy_file(self->env.kpr_bind, real, 0755));
+	ASSERT_EQ(0, policy_printf("%u %s\n", port, srv));
+	EXPECT_EQ(0, run_srv(srv, port));
+	EXPECT_EQ(EACCES, run_srv(real, port));
+
+	ASSERT_EQ(0, unlink(srv));
+	ASSERT_EQ(0, symlink("srv-2.0", srv));
+	EXPECT_EQ(EACCES, run_srv(srv, port));
+	/* Writing the rule again (it is already there) resolves it anew. */
+	ASSERT_EQ(0, policy_printf("%u %s\n", port, srv));
+	EXPECT_EQ(0, run_srv(srv, port));
+	EXPECT_EQ(0, run_srv(real, port));
+	EXPECT_EQ(EACCES, run_srv(self->env.copy, port));
+}
+
 /* A script matches a rule naming it or naming its interpreter. */
 TEST_F(identity, script)
 {
