@@ -102,11 +102,13 @@ unsafe impl Zeroable for TaskFlags {}
 
 impl TaskFlags {
     /// The flags.
+    #[inline]
     pub fn get(&self) -> u32 {
         self.0.load(Relaxed)
     }
 
     /// Sets the flags in `bits`; nothing clears them.
+    #[inline]
     pub fn set(&self, bits: u32) {
         let mut old = self.get();
         while old & bits != bits {
@@ -317,6 +319,7 @@ pub unsafe trait Declared: Hooks {
 /// # Safety
 ///
 /// `task` is a live task and `T`'s hooks are registered (the offsets are final).
+#[inline]
 unsafe fn task_flags_ptr<T: Declared>(task: *const bindings::task_struct) -> *mut TaskFlags {
     // SAFETY: `blob_sizes` points to the registered sizes, rewritten at boot and read-only after.
     let off = unsafe { (*T::blob_sizes()).lbs_task } as usize;
@@ -330,6 +333,7 @@ unsafe fn task_flags_ptr<T: Declared>(task: *const bindings::task_struct) -> *mu
 /// # Safety
 ///
 /// `cred` is a live credential.
+#[inline]
 unsafe fn cred_blob_ptr<T: Declared>(cred: *const bindings::cred) -> *mut T::Cred {
     // SAFETY: `blob_sizes` points to the registered sizes, rewritten at boot and read-only after.
     let off = unsafe { (*T::blob_sizes()).lbs_cred } as usize;
@@ -358,6 +362,7 @@ impl<T: Declared> Context<'_, T> {
     /// # Safety
     ///
     /// Called only by an adapter of a hook of `T` that the framework called.
+    #[inline]
     unsafe fn new() -> Self {
         // INVARIANT: By the safety requirements.
         Self { _p: PhantomData }
@@ -378,6 +383,7 @@ impl<T: Declared> Context<'_, T> {
     }
 
     /// The LSM's flags of the current task.
+    #[inline]
     pub fn task_flags(&self) -> &TaskFlags {
         // SAFETY: The current task is live while it runs; by the type invariants the offsets are
         // final.
@@ -386,6 +392,7 @@ impl<T: Declared> Context<'_, T> {
 
     /// The LSM's flags of the leader of the current task's thread group, which the whole
     /// process shares.
+    #[inline]
     pub fn leader_task_flags(&self) -> &TaskFlags {
         // SAFETY: The current task is live. Its `group_leader` changes only when the current
         // task itself execs, and the leader is released only after every other thread of the
@@ -528,11 +535,13 @@ impl Sock {
     /// # Safety
     ///
     /// `ptr` is a live `struct sock` for the duration of `'a`.
+    #[inline]
     unsafe fn from_raw<'a>(ptr: *const bindings::sock) -> &'a Self {
         // SAFETY: `Sock` is a transparent wrapper; the caller guarantees liveness.
         unsafe { &*ptr.cast() }
     }
 
+    #[inline]
     fn as_ptr(&self) -> *const bindings::sock {
         self.0.get()
     }
@@ -541,18 +550,21 @@ impl Sock {
     ///
     /// It is read once, as `READ_ONCE()` does: `setsockopt(IPV6_ADDRFORM)` may change it
     /// concurrently from `AF_INET6` to `AF_INET`.
+    #[inline]
     pub fn family(&self) -> u16 {
         // SAFETY: The socket is live (type invariants).
         unsafe { bindings::lsm_sk_family(self.as_ptr()) }
     }
 
     /// The socket type (`SOCK_STREAM`, `SOCK_DGRAM`, ...), fixed at creation.
+    #[inline]
     pub fn kind(&self) -> u16 {
         // SAFETY: The socket is live (type invariants); `sk_type` never changes after creation.
         unsafe { (*self.as_ptr()).sk_type }
     }
 
     /// The protocol (`IPPROTO_TCP`, ...), fixed at creation.
+    #[inline]
     pub fn protocol(&self) -> u16 {
         // SAFETY: The socket is live (type invariants); `sk_protocol` never changes after
         // creation.
@@ -560,18 +572,21 @@ impl Sock {
     }
 
     /// True for a socket created by the kernel for its own use (`sock_create_kern()`).
+    #[inline]
     pub fn is_kernel(&self) -> bool {
         // SAFETY: The socket is live (type invariants); the bit is set at creation.
         unsafe { (*self.as_ptr()).sk_kern_sock() != 0 }
     }
 
     /// True if the socket belongs to the initial network namespace.
+    #[inline]
     pub fn in_init_net(&self) -> bool {
         // SAFETY: The socket is live (type invariants) and holds a reference on its namespace.
         unsafe { bindings::lsm_net_is_init(bindings::lsm_sk_net(self.as_ptr())) }
     }
 
     /// The local port in host order for an inet socket; 0 while it is unbound.
+    #[inline]
     pub fn local_port(&self) -> u16 {
         // SAFETY: The socket is live (type invariants).
         unsafe { bindings::lsm_sk_local_port(self.as_ptr()) }
@@ -590,12 +605,14 @@ impl Socket {
     /// # Safety
     ///
     /// `ptr` is a live socket with a `sk` for the duration of `'a`.
+    #[inline]
     unsafe fn from_raw<'a>(ptr: *mut bindings::socket) -> &'a Self {
         // SAFETY: `Socket` is a transparent wrapper; the caller guarantees liveness.
         unsafe { &*ptr.cast() }
     }
 
     /// The network socket.
+    #[inline]
     pub fn sk(&self) -> &Sock {
         // SAFETY: By the type invariants, the socket is live and has a `sk`, which lives as long
         // as the socket.
@@ -603,11 +620,13 @@ impl Socket {
     }
 
     /// The address family (`AF_*`); see [`Sock::family`].
+    #[inline]
     pub fn family(&self) -> u16 {
         self.sk().family()
     }
 
     /// True for a kernel socket; see [`Sock::is_kernel`].
+    #[inline]
     pub fn is_kernel(&self) -> bool {
         self.sk().is_kernel()
     }
@@ -664,6 +683,7 @@ impl<'a> SockAddr<'a> {
     /// # Safety
     ///
     /// `ptr` is valid for reads of `len` bytes for `'a` (or `len <= 0`).
+    #[inline]
     unsafe fn from_raw(ptr: *const c_void, len: c_int) -> Self {
         let len = usize::try_from(len).unwrap_or(0);
         if ptr.is_null() || len == 0 {
@@ -674,34 +694,40 @@ impl<'a> SockAddr<'a> {
     }
 
     /// Wraps raw address bytes, for tests.
+    #[inline]
     pub fn from_bytes(bytes: &'a [u8]) -> Self {
         Self(bytes)
     }
 
     /// The address family, if the address is long enough to have one.
+    #[inline]
     pub fn family(&self) -> Option<u16> {
         Some(u16::from_ne_bytes([*self.0.first()?, *self.0.get(1)?]))
     }
 
     /// The port (host order) of a `sockaddr_in` or `sockaddr_in6` layout, which both keep it
     /// in bytes 2 and 3; `None` if the address is too short.
+    #[inline]
     pub fn inet_port(&self) -> Option<u16> {
         Some(u16::from_be_bytes([*self.0.get(2)?, *self.0.get(3)?]))
     }
 
     /// The port (host order) of the transport address in a `struct sockaddr_rxrpc`, where an
     /// `AF_RXRPC` socket names the UDP port it binds; `None` if the address is too short.
+    #[inline]
     pub fn rxrpc_transport_port(&self) -> Option<u16> {
         let at = core::mem::offset_of!(bindings::sockaddr_rxrpc, transport) + 2;
         Some(u16::from_be_bytes([*self.0.get(at)?, *self.0.get(at + 1)?]))
     }
 
     /// The length in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// True for an empty address.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -786,6 +812,7 @@ impl<T: Declared> Binprm<'_, T> {
     }
 }
 
+#[inline]
 fn ret(r: Result) -> c_int {
     match r {
         Ok(()) => 0,
@@ -804,6 +831,7 @@ pub mod adapters {
     /// # Safety
     ///
     /// Called by an adapter of a hook of `T` that the framework called.
+    #[inline]
     unsafe fn with_cx<T: Declared, R>(f: impl FnOnce(&mut Context<'_, T>) -> R) -> R {
         // SAFETY: By the safety requirements.
         let mut cx = unsafe { Context::new() };
@@ -831,6 +859,7 @@ pub mod adapters {
     ///
     /// Called by an adapter of a hook of `T` that the framework called; `sock` is a live socket
     /// and `address` is valid for reads of `addrlen` bytes, for the duration of the call.
+    #[inline]
     unsafe fn sock_addr_hook<T: Declared>(
         sock: *mut bindings::socket,
         address: *mut bindings::sockaddr,
