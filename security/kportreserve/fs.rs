@@ -10,6 +10,7 @@
 use crate::{
     draft::Draft,
     policy::{
+        self,
         parse_line,
         Command,
         Policy,
@@ -204,8 +205,7 @@ impl Txn {
             let mut p = draft.build()?;
             p.resolve_hints()?;
             let n = p.rules().len();
-            let p = KBox::new(Arc::new(p, GFP_KERNEL)?, GFP_KERNEL)?;
-            POLICY.replace(Some(p));
+            policy::publish(Arc::new(p, GFP_KERNEL)?)?;
             pr_info!("policy loaded: {} rules\n", n);
         }
         if self.lock {

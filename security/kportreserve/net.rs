@@ -3,11 +3,11 @@
 //! The socket hooks: port reservation, and the network checks of disablenetwork.
 
 use crate::{
-    cred::KprCred,
     identity,
     limits::KERNEL_PROGRAM,
     netoff,
     policy::{
+        self,
         Proto,
         POLICY, //
     },
@@ -42,8 +42,14 @@ fn inet_proto(protocol: u16) -> Option<Proto> {
 /// socket is checked here. A TCP or UDP socket's own bind is checked once, by `inet_bind_port`,
 /// with the port it really takes; raw sockets take no port.
 fn bind_target(sk: &Sock, addr: &SockAddr<'_>) -> Option<(Proto, u16)> {
+    let protocol = u32::from(sk.protocol());
+    // Plain TCP and UDP first, the common case: no other family that matters here has these
+    // protocol numbers (SMC's are 0 and 1, rxrpc's are the transport's family, 2 or 10).
+    if protocol == bindings::IPPROTO_TCP || protocol == bindings::IPPROTO_UDP {
+        return None;
+    }
     match u32::from(sk.family()) {
-        bindings::AF_INET | bindings::AF_INET6 => match u32::from(sk.protocol()) {
+        bindings::AF_INET | bindings::AF_INET6 => match protocol {
             bindings::IPPROTO_MPTCP | bindings::IPPROTO_SMC => {
                 Some((Proto::Tcp, addr.inet_port()?))
             }
@@ -62,7 +68,6 @@ pub(crate) fn socket_bind(
     sock: &Socket,
     addr: &SockAddr<'_>,
 ) -> Result {
-    let cred = cx.cred();
     netoff::socket_use(netoff::is_off(cx), sock)?;
     let sk = sock.sk();
     if sk.is_kernel() {
@@ -72,7 +77,7 @@ pub(crate) fn socket_bind(
         // Port 0 asks for automatic selection, which skips reserved ports (see
         // `inet_port_reserved`).
         None | Some((_, 0)) => Ok(()),
-        Some((proto, port)) => check_port(cred, sk, proto, port),
+        Some((proto, port)) => check_port(cx, sk, proto, port),
     }
 }
 
@@ -81,12 +86,12 @@ pub(crate) fn socket_bind(
 /// tunnels and in-kernel servers bind.
 pub(crate) fn inet_bind_port(cx: &mut Context<'_, KPortReserve>, sk: &Sock, port: u16) -> Result {
     match inet_proto(sk.protocol()) {
-        Some(proto) => check_port(cx.cred(), sk, proto, port),
+        Some(proto) => check_port(cx, sk, proto, port),
         None => Ok(()),
     }
 }
 
-/// Checks that the current task, with `cred`, may bind `sk` to `port` of `proto`.
+/// Checks that the current task may bind `sk` to `port` of `proto`.
 ///
 /// A user socket gets a reserved port if the task runs a program that a rule for the port
 /// names; otherwise `EACCES`. A kernel socket gets it if a `<kernel>` rule covers the port, or
@@ -96,13 +101,23 @@ pub(crate) fn inet_bind_port(cx: &mut Context<'_, KPortReserve>, sk: &Sock, port
 /// try another port, as they do for a port in use.
 ///
 /// Never sleeps: it may be called from a BPF program (`bpf_bind()`).
-fn check_port(cred: &KprCred, sk: &Sock, proto: Proto, port: u16) -> Result {
+#[inline]
+fn check_port(cx: &Context<'_, KPortReserve>, sk: &Sock, proto: Proto, port: u16) -> Result {
+    // The hot path: one bit test, no lock, no allocation.
+    if !policy::maybe_reserved(proto, port) {
+        return Ok(());
+    }
+    check_reserved(cx, sk, proto, port)
+}
+
+/// The slow path of [`check_port`], out of line: `port` may be reserved.
+#[inline(never)]
+fn check_reserved(cx: &Context<'_, KPortReserve>, sk: &Sock, proto: Proto, port: u16) -> Result {
     {
         let guard = rcu::read_lock();
         let Some(policy) = POLICY.get(&guard) else {
             return Ok(());
         };
-        // The hot path: one bit test.
         if !policy.is_reserved(proto, port) {
             return Ok(());
         }
@@ -112,7 +127,7 @@ fn check_port(cred: &KprCred, sk: &Sock, proto: Proto, port: u16) -> Result {
         }
         // The slow path: reserved. Who may have it is two binary searches per program.
         let allowed = (sk.is_kernel() && policy.allows(KERNEL_PROGRAM, proto, port))
-            || identity::owns(cred, |program| policy.allows(program, proto, port));
+            || identity::owns(cx.cred(), |program| policy.allows(program, proto, port));
         if allowed {
             return Ok(());
         }
@@ -125,6 +140,7 @@ fn check_port(cred: &KprCred, sk: &Sock, proto: Proto, port: u16) -> Result {
     })
 }
 
+#[cold]
 fn log_denial(proto: Proto, port: u16) {
     if !lsm::printk_ratelimit() {
         return;
@@ -166,8 +182,11 @@ impl kernel::fmt::Display for BStr<'_> {
 /// Automatic port selection (bind to port 0, `connect()`, `listen()` or `sendmsg()` on an
 /// unbound socket) never picks a reserved port in the initial network namespace, for anyone:
 /// owners bind their ports explicitly.
+///
+/// Called for every candidate port of a selection, in atomic context: the common case is one bit
+/// test, with no lock and no allocation.
 pub(crate) fn inet_port_reserved(init_net: bool, port: u16) -> bool {
-    if !init_net {
+    if !init_net || !policy::maybe_reserved_any(port) {
         return false;
     }
     let guard = rcu::read_lock();

@@ -18,6 +18,11 @@ use kernel::{
         Socket,
     },
     prelude::*,
+    sync::atomic::{
+        AtomicFlag,
+        Full,
+        Relaxed, //
+    },
     task::Task, //
 };
 
@@ -34,9 +39,17 @@ pub(crate) fn family_is_local(family: u32) -> bool {
 /// and copied into the flags of every task created afterwards.
 pub(crate) const TASK_NETWORK_OFF: u32 = 2;
 
+/// Set, for good, before the first task gives up network access. Until then, the common case,
+/// [`is_off`] answers with one load instead of reading the task's credential and flags.
+static EVER_OFF: AtomicFlag = AtomicFlag::new(false);
+
 /// True if the current task has no network access: its credential says so, or its process
 /// gave it up for all its threads.
+#[inline]
 pub(crate) fn is_off(cx: &Context<'_, KPortReserve>) -> bool {
+    if !EVER_OFF.load(Relaxed) {
+        return false;
+    }
     cx.cred().network_off()
         || (cx.task_flags().get() | cx.leader_task_flags().get()) & TASK_NETWORK_OFF != 0
 }
@@ -118,6 +131,8 @@ fn prctl_set_locked(cx: &mut Context<'_, KPortReserve>, args: [usize; 4]) -> Res
     if (cx.task_flags().get() | cx.leader_task_flags().get()) & TASK_SQPOLL != 0 {
         return Err(EBUSY);
     }
+    // Before any task is off: a full barrier orders it before the credential and the flags.
+    EVER_OFF.xchg(true, Full);
     if !cx.cred().network_off() {
         cx.commit_cred(|c| {
             c.network = new;
@@ -167,6 +182,7 @@ pub(crate) fn socket_create(off: bool, family: i32, kern: bool) -> Result {
 }
 
 /// `bind()`, `connect()` and `listen()` on a network socket the task already had.
+#[inline]
 pub(crate) fn socket_use(off: bool, sock: &Socket) -> Result {
     if !off || sock.is_kernel() || family_is_local(sock.family().into()) {
         return Ok(());

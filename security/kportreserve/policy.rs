@@ -43,6 +43,11 @@ use kernel::{
     prelude::*,
     str::Formatter,
     sync::{
+        atomic::{
+            Atomic,
+            Relaxed,
+            Release, //
+        },
         Arc,
         RcuBox, //
     },
@@ -54,8 +59,59 @@ use kernel::{
 /// Every line that reading the policy file shows (or `delete` before it) fits.
 pub(crate) const MAX_TEXT_LINE: usize = MAX_LINE + 3 * MAX_PATH;
 
-/// The policy in force; `None` until the first policy write.
+/// The policy in force; `None` until the first policy write. Only [`publish`] changes it.
 pub(crate) static POLICY: RcuBox<Arc<Policy>> = RcuBox::new();
+
+const WORDS_PER_PROTO: usize = NR_PORTS / 64;
+
+/// A superset of the ports that the policy in force reserves, one bit per port and protocol.
+///
+/// The hooks test it before anything else, so that a bind or an automatic port selection that
+/// involves no reserved port, the common case, takes no lock and reads no snapshot: one load.
+/// When a bit is set, the snapshot has the answer. [`publish`] keeps the bit of a port set
+/// whenever a snapshot that a hook may still read reserves the port.
+static RESERVED: [Atomic<u64>; 2 * WORDS_PER_PROTO] =
+    [const { Atomic::new(0) }; 2 * WORDS_PER_PROTO];
+
+/// True if `port` of `proto` may be reserved: if not, it is not. No lock, no allocation.
+#[inline]
+pub(crate) fn maybe_reserved(proto: Proto, port: u16) -> bool {
+    let i = proto as usize * WORDS_PER_PROTO + usize::from(port) / 64;
+    RESERVED
+        .get(i)
+        .is_some_and(|w| w.load(Relaxed) & (1 << (port % 64)) != 0)
+}
+
+/// True if `port` may be reserved for either protocol (see [`maybe_reserved`]).
+#[inline]
+pub(crate) fn maybe_reserved_any(port: u16) -> bool {
+    maybe_reserved(Proto::Tcp, port) || maybe_reserved(Proto::Udp, port)
+}
+
+/// Makes `policy` the policy in force.
+///
+/// The bits of its reserved ports are set in [`RESERVED`] before it is published, and the bits
+/// that only the old policy had are cleared once no hook can read the old policy any more.
+///
+/// # Context
+///
+/// Process context: it sleeps until the readers of the old policy are done. Only the one
+/// writer of the policy calls it.
+pub(crate) fn publish(policy: Arc<Policy>) -> Result {
+    let boxed = KBox::new(policy.clone(), GFP_KERNEL)?;
+    let word = |i: usize| policy.map.get(i).copied().unwrap_or(0);
+    // The one writer: nobody else stores to `RESERVED` meanwhile.
+    for (i, w) in RESERVED.iter().enumerate() {
+        w.store(w.load(Relaxed) | word(i), Relaxed);
+    }
+    // Publishes with a release store, after the new bits, then waits for a grace period: no
+    // hook reads the old snapshot after this.
+    POLICY.replace(Some(boxed));
+    for (i, w) in RESERVED.iter().enumerate() {
+        w.store(word(i), Release);
+    }
+    Ok(())
+}
 
 /// A transport protocol whose ports a rule covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -408,8 +464,6 @@ pub(crate) fn parse_line(line: &[u8]) -> core::result::Result<Option<Command>, P
         _ => Err("unknown command"),
     }
 }
-
-const WORDS_PER_PROTO: usize = NR_PORTS / 64;
 
 /// A run of ports `first..=last` that one program may bind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
