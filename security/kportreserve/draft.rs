@@ -3,24 +3,43 @@
 //! The policy that a transaction builds: the policy in force, unchanged and shared, with the
 //! rules that the transaction deleted from it and the rules that it added.
 //!
-//! Nothing is copied when a transaction starts, and nothing when it clears the policy. Each
-//! line costs O(log n), so a load of n rules in any order costs O(n log n), and the snapshot
-//! that the transaction publishes is built in one pass over the rules, merged in order.
+//! Nothing is copied when a transaction starts, and nothing when it clears the policy. A line
+//! allocates nothing, but for a program that the transaction has not seen yet: added rules are
+//! appended to a vector, with their program as an index into a table of programs, and sorted
+//! once, when something needs them in order (a `delete`, the limit of rules, the commit). So a
+//! load of n rules costs O(n log n), in any order, and the snapshot that the transaction
+//! publishes is merged in one pass.
 
 use crate::{
-    limits::MAX_RULES,
+    grammar::Spec,
+    limits::{
+        KERNEL_PROGRAM,
+        MAX_RULES, //
+    },
     policy::{
+        PathName,
         Policy,
         Program,
         Rule, //
     },
 };
+use core::cmp::Ordering;
 use kernel::{
     alloc::KVVec,
     prelude::*,
-    rbtree::RBTree,
     sync::Arc, //
 };
+
+/// A rule that the transaction added; its program is an index into [`Draft::programs`].
+#[derive(Clone, Copy)]
+struct Added {
+    first: u16,
+    last: u16,
+    protos: u8,
+    /// Deleted again by the transaction.
+    dead: bool,
+    program: u32,
+}
 
 /// A policy being changed by a transaction.
 pub(crate) struct Draft {
@@ -30,13 +49,26 @@ pub(crate) struct Draft {
     deleted: KVVec<u64>,
     /// The number of bits set in `deleted`.
     n_deleted: usize,
-    /// The rules that are not in `base`, in order.
-    added: RBTree<Rule, ()>,
-    /// The number of rules in `added`.
-    n_added: usize,
-    /// The program of the last rule that was added, so that the rules of a policy that names a
-    /// program many times share one copy of its path.
-    last: Option<Program>,
+    /// The programs that the transaction's lines named, each once. A program of `base` is
+    /// shared with it, so that each program keeps one copy of its path.
+    programs: KVVec<Program>,
+    /// A hash table of `programs`, by their bytes: an index plus one, or 0 for a free slot. Its
+    /// size is a power of two, at least twice the number of programs.
+    slots: KVVec<u32>,
+    /// The rank of each program in the order of their bytes, for [`Draft::tidy`].
+    rank: KVVec<u32>,
+    /// The rules that are not in `base`; when `tidy`, in order and without duplicates.
+    added: KVVec<Added>,
+    tidy: bool,
+    /// The number of entries of `added` that are dead.
+    n_dead: usize,
+}
+
+/// FNV-1a, for the table of programs.
+fn hash(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 impl Draft {
@@ -46,20 +78,121 @@ impl Draft {
             base,
             deleted: KVVec::new(),
             n_deleted: 0,
-            added: RBTree::new(),
-            n_added: 0,
-            last: None,
+            programs: KVVec::new(),
+            slots: KVVec::new(),
+            rank: KVVec::new(),
+            added: KVVec::new(),
+            tidy: true,
+            n_dead: 0,
         }
     }
 
-    /// The number of rules.
-    pub(crate) fn len(&self) -> usize {
-        self.base.as_ref().map_or(0, |b| b.rules().len()) - self.n_deleted + self.n_added
+    fn base_rules(&self) -> &[Rule] {
+        self.base.as_deref().map_or(&[], Policy::rules)
     }
 
-    /// The index of `rule` in `base`, if it is there.
-    fn in_base(&self, rule: &Rule) -> Option<usize> {
-        self.base.as_ref()?.find(rule)
+    /// The number of rules, but a rule that was added more than once counts that many times
+    /// until the next [`Draft::tidy`].
+    fn len_at_most(&self) -> usize {
+        self.base_rules().len() - self.n_deleted + self.added.len() - self.n_dead
+    }
+
+    /// The number of rules.
+    pub(crate) fn len(&mut self) -> Result<usize> {
+        self.tidy()?;
+        Ok(self.len_at_most())
+    }
+
+    fn program_bytes(&self, i: u32) -> &[u8] {
+        self.programs
+            .get(i as usize)
+            .map_or(&[][..], Program::as_bytes)
+    }
+
+    /// The index of the program with `bytes` in [`Draft::programs`], if there is one.
+    fn lookup(&self, bytes: &[u8]) -> Option<u32> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut i = hash(bytes) as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => return None,
+                s if self.program_bytes(s - 1) == bytes => return Some(s - 1),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn insert_slot(slots: &mut [u32], bytes: &[u8], index: u32) {
+        let mask = slots.len() - 1;
+        let mut i = hash(bytes) as usize & mask;
+        while slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        slots[i] = index + 1;
+    }
+
+    /// The index of the program of `spec` (`path` for a path), added to the table if new.
+    fn intern(&mut self, spec: &Spec, path: &[u8]) -> Result<u32> {
+        let bytes = if spec.kernel { KERNEL_PROGRAM } else { path };
+        if let Some(i) = self.lookup(bytes) {
+            return Ok(i);
+        }
+        let program = match self.base.as_ref().and_then(|b| b.find_program(bytes)) {
+            Some(p) => p.clone(),
+            None if spec.kernel => Program::Kernel,
+            None => Program::Path(PathName::new(path)?),
+        };
+        let index = u32::try_from(self.programs.len()).map_err(|_| ENOSPC)?;
+        if 2 * (self.programs.len() + 1) > self.slots.len() {
+            let size = (4 * (self.programs.len() + 1)).next_power_of_two();
+            let mut slots = KVVec::with_capacity(size, GFP_KERNEL)?;
+            slots.resize(size, 0, GFP_KERNEL)?;
+            for (i, p) in self.programs.iter().enumerate() {
+                Self::insert_slot(&mut slots, p.as_bytes(), i as u32);
+            }
+            self.slots = slots;
+        }
+        self.programs.push(program, GFP_KERNEL)?;
+        Self::insert_slot(&mut self.slots, bytes, index);
+        Ok(index)
+    }
+
+    /// Orders a rule of `base` against a rule that the transaction added.
+    fn cmp_base(&self, r: &Rule, a: &Added) -> Ordering {
+        (r.first, r.last, r.protos)
+            .cmp(&(a.first, a.last, a.protos))
+            .then_with(|| match self.programs.get(a.program as usize) {
+                Some(p) => r.program.cmp_bytes(p),
+                None => Ordering::Less,
+            })
+    }
+
+    /// The index of the rule of `base` equal to `a`, if there is one.
+    fn in_base(&self, a: &Added) -> Option<usize> {
+        self.base_rules()
+            .binary_search_by(|r| self.cmp_base(r, a))
+            .ok()
+    }
+
+    /// Orders two added rules, once [`Draft::tidy`] ranked the programs.
+    fn cmp_ranked(&self, a: &Added, b: &Added) -> Ordering {
+        let rank = |p: u32| self.rank.get(p as usize).copied().unwrap_or(u32::MAX);
+        (a.first, a.last, a.protos, rank(a.program)).cmp(&(
+            b.first,
+            b.last,
+            b.protos,
+            rank(b.program),
+        ))
+    }
+
+    /// Orders two added rules, by the bytes of their programs.
+    fn cmp_added(&self, a: &Added, b: &Added) -> Ordering {
+        (a.first, a.last, a.protos)
+            .cmp(&(b.first, b.last, b.protos))
+            .then_with(|| {
+                self.program_bytes(a.program)
+                    .cmp(self.program_bytes(b.program))
+            })
     }
 
     fn is_deleted(&self, i: usize) -> bool {
@@ -70,11 +203,7 @@ impl Draft {
 
     fn toggle_deleted(&mut self, i: usize) -> Result {
         if self.deleted.is_empty() {
-            let words = self
-                .base
-                .as_ref()
-                .map_or(0, |b| b.rules().len())
-                .div_ceil(64);
+            let words = self.base_rules().len().div_ceil(64);
             self.deleted.resize(words, 0, GFP_KERNEL)?;
         }
         let w = self.deleted.get_mut(i / 64).ok_or(EINVAL)?;
@@ -82,17 +211,62 @@ impl Draft {
         Ok(())
     }
 
-    /// Adds `rule`; adding a rule that is already there changes nothing. Fails with `ENOSPC`
-    /// if the policy is full.
-    pub(crate) fn add(&mut self, mut rule: Rule) -> Result {
-        if let Some(last) = &self.last {
-            if *last == rule.program {
-                rule.program = last.clone();
+    /// Sorts the added rules and drops duplicates and dead ones: O(k log k) for k of them. A
+    /// tidy vector may hold dead rules, each once: a delete only marks them.
+    fn tidy(&mut self) -> Result {
+        if self.tidy {
+            return Ok(());
+        }
+        // Rank the programs in the order of their bytes.
+        let mut order = KVVec::with_capacity(self.programs.len(), GFP_KERNEL)?;
+        for i in 0..self.programs.len() as u32 {
+            order.push(i, GFP_KERNEL)?;
+        }
+        order.sort_unstable_by(|&a, &b| self.program_bytes(a).cmp(self.program_bytes(b)));
+        let mut rank = KVVec::with_capacity(self.programs.len(), GFP_KERNEL)?;
+        rank.resize(self.programs.len(), 0, GFP_KERNEL)?;
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        self.rank = rank;
+
+        // Live before dead among equal rules, then keep the first of each.
+        let mut added = core::mem::take(&mut self.added);
+        added.sort_unstable_by(|a, b| self.cmp_ranked(a, b).then(a.dead.cmp(&b.dead)));
+        let mut kept = 0;
+        for i in 0..added.len() {
+            let a = added[i];
+            let same = i > 0 && self.cmp_ranked(&added[i - 1], &a) == Ordering::Equal;
+            if !same && !a.dead {
+                added[kept] = a;
+                kept += 1;
             }
         }
-        if let Some(i) = self.in_base(&rule) {
+        added.truncate(kept);
+        self.added = added;
+        self.tidy = true;
+        self.n_dead = 0;
+        Ok(())
+    }
+
+    /// The index in `added` of the rule equal to `a`, live or dead, once tidy.
+    fn find_added(&self, a: &Added) -> Option<usize> {
+        self.added.binary_search_by(|b| self.cmp_added(b, a)).ok()
+    }
+
+    /// Adds the rule that `spec` and `path` state; adding a rule that is already there changes
+    /// nothing. Fails with `ENOSPC` if the policy is full.
+    pub(crate) fn add(&mut self, spec: &Spec, path: &[u8]) -> Result {
+        let a = Added {
+            first: spec.first,
+            last: spec.last,
+            protos: spec.protos,
+            dead: false,
+            program: self.intern(spec, path)?,
+        };
+        if let Some(i) = self.in_base(&a) {
             if self.is_deleted(i) {
-                if self.len() >= MAX_RULES {
+                if self.len()? >= MAX_RULES {
                     return Err(ENOSPC);
                 }
                 self.toggle_deleted(i)?;
@@ -100,26 +274,80 @@ impl Draft {
             }
             return Ok(());
         }
-        if self.added.get(&rule).is_some() {
-            return Ok(());
+        if self.len_at_most() >= MAX_RULES {
+            // Exactly, then: the rule may already be there.
+            self.tidy()?;
+            let found = self.find_added(&a);
+            if found.is_some_and(|i| !self.added[i].dead) {
+                return Ok(());
+            }
+            if self.len_at_most() >= MAX_RULES {
+                return Err(ENOSPC);
+            }
+            if let Some(i) = found {
+                self.added[i].dead = false;
+                self.n_dead -= 1;
+                return Ok(());
+            }
         }
-        if self.len() >= MAX_RULES {
-            return Err(ENOSPC);
+        // Rules written in canonical order keep the vector tidy: no sort at all.
+        if self.tidy {
+            if let Some(last) = self.added.last() {
+                match self.cmp_added(last, &a) {
+                    Ordering::Less => {}
+                    Ordering::Equal => {
+                        if last.dead {
+                            if let Some(last) = self.added.last_mut() {
+                                last.dead = false;
+                            }
+                            self.n_dead -= 1;
+                        }
+                        return Ok(());
+                    }
+                    Ordering::Greater => self.tidy = false,
+                }
+            }
         }
-        self.last = Some(rule.program.clone());
-        self.added.try_create_and_insert(rule, (), GFP_KERNEL)?;
-        self.n_added += 1;
+        self.added.push(a, GFP_KERNEL)?;
         Ok(())
     }
 
-    /// Removes `rule`. Fails with `ENOENT` if there is no such rule.
-    pub(crate) fn delete(&mut self, rule: &Rule) -> Result {
-        if self.added.remove(rule).is_some() {
-            self.n_added -= 1;
+    /// Removes the rule that `spec` and `path` state. Fails with `ENOENT` if there is no such
+    /// rule.
+    pub(crate) fn delete(&mut self, spec: &Spec, path: &[u8]) -> Result {
+        let bytes = if spec.kernel { KERNEL_PROGRAM } else { path };
+        // No added rule names a program that no line named.
+        let Some(program) = self.lookup(bytes) else {
+            return self.delete_from_base(spec, bytes);
+        };
+        let a = Added {
+            first: spec.first,
+            last: spec.last,
+            protos: spec.protos,
+            dead: false,
+            program,
+        };
+        self.tidy()?;
+        if let Some(i) = self.find_added(&a) {
+            if self.added[i].dead {
+                // It is not in `base` either: added rules never are.
+                return Err(ENOENT);
+            }
+            self.added[i].dead = true;
+            self.n_dead += 1;
             return Ok(());
         }
-        match self.in_base(rule) {
-            Some(i) if !self.is_deleted(i) => {
+        self.delete_from_base(spec, bytes)
+    }
+
+    fn delete_from_base(&mut self, spec: &Spec, bytes: &[u8]) -> Result {
+        let found = self.base_rules().binary_search_by(|r| {
+            (r.first, r.last, r.protos)
+                .cmp(&(spec.first, spec.last, spec.protos))
+                .then_with(|| r.program.as_bytes().cmp(bytes))
+        });
+        match found {
+            Ok(i) if !self.is_deleted(i) => {
                 self.toggle_deleted(i)?;
                 self.n_deleted += 1;
                 Ok(())
@@ -130,29 +358,47 @@ impl Draft {
 
     /// Removes every rule.
     pub(crate) fn clear(&mut self) {
-        *self = Self::new(None);
+        self.base = None;
+        self.deleted.clear();
+        self.n_deleted = 0;
+        self.added.clear();
+        self.tidy = true;
+        self.n_dead = 0;
     }
 
     /// The snapshot of the draft's rules, merged in order in one pass.
-    pub(crate) fn build(self) -> Result<Policy> {
-        let mut rules = KVVec::with_capacity(self.len(), GFP_KERNEL)?;
-        let base = self.base.as_deref().map_or(&[][..], Policy::rules);
+    pub(crate) fn build(mut self) -> Result<Policy> {
+        self.tidy()?;
+        let mut rules = KVVec::with_capacity(self.len_at_most(), GFP_KERNEL)?;
+        let base = self.base_rules();
         let mut kept = base
             .iter()
             .enumerate()
             .filter(|&(i, _)| !self.is_deleted(i))
             .map(|(_, r)| r)
             .peekable();
-        let mut added = self.added.keys().peekable();
+        let mut added = self.added.iter().filter(|a| !a.dead).peekable();
         loop {
-            let next = match (kept.peek(), added.peek()) {
-                (Some(&k), Some(&a)) if k < a => kept.next(),
-                (Some(_), Some(_)) | (None, Some(_)) => added.next(),
-                (Some(_), None) => kept.next(),
+            let take_base = match (kept.peek(), added.peek()) {
+                (Some(r), Some(a)) => self.cmp_base(r, a) == Ordering::Less,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
                 (None, None) => break,
             };
-            if let Some(r) = next {
-                rules.push(r.clone(), GFP_KERNEL)?;
+            let rule = if take_base {
+                kept.next().cloned()
+            } else {
+                added.next().and_then(|a| {
+                    Some(Rule {
+                        first: a.first,
+                        last: a.last,
+                        protos: a.protos,
+                        program: self.programs.get(a.program as usize)?.clone(),
+                    })
+                })
+            };
+            if let Some(r) = rule {
+                rules.push(r, GFP_KERNEL)?;
             }
         }
         Policy::from_rules(rules)

@@ -9,12 +9,14 @@
 
 use crate::{
     draft::Draft,
+    grammar::{
+        parse_line,
+        Line,
+        MAX_TEXT_LINE, //
+    },
     policy::{
         self,
-        parse_line,
-        Command,
         Policy,
-        MAX_TEXT_LINE,
         POLICY, //
     },
 };
@@ -78,6 +80,8 @@ pub(crate) struct Txn {
     staged: Option<Draft>,
     /// The start of a line whose end has not been written yet.
     partial: KVec<u8>,
+    /// The decoded path of the last line, reused from line to line.
+    path: KVec<u8>,
     /// The number of complete lines seen, for error messages.
     lines: usize,
     /// The error that doomed the transaction.
@@ -137,7 +141,7 @@ impl Txn {
     fn line(&mut self, line: &[u8]) -> Result {
         self.lines += 1;
         let n = self.lines;
-        let cmd = match parse_line(line) {
+        let cmd = match parse_line(line, &mut self.path) {
             Ok(None) => return Ok(()),
             Ok(Some(cmd)) => cmd,
             Err(why) => {
@@ -146,13 +150,23 @@ impl Txn {
             }
         };
         let r = match cmd {
-            Command::Add(rule) => self.staged().add(rule),
-            Command::Delete(rule) => self.staged().delete(&rule),
-            Command::Clear => {
+            Line::Add(spec) => {
+                let path = core::mem::take(&mut self.path);
+                let r = self.staged().add(&spec, &path);
+                self.path = path;
+                r
+            }
+            Line::Delete(spec) => {
+                let path = core::mem::take(&mut self.path);
+                let r = self.staged().delete(&spec, &path);
+                self.path = path;
+                r
+            }
+            Line::Clear => {
                 self.staged().clear();
                 Ok(())
             }
-            Command::Lock => {
+            Line::Lock => {
                 self.lock = true;
                 Ok(())
             }
@@ -269,6 +283,7 @@ impl FileOps for PolicyFile {
         Ok(Txn {
             staged: None,
             partial: KVec::new(),
+            path: KVec::new(),
             lines: 0,
             failed: None,
             lock: false,

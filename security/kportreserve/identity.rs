@@ -269,7 +269,7 @@ pub(crate) fn may_control(tracer: &KprCred, tracee: &KprCred) -> bool {
 mod tests {
     use super::*;
 
-    use crate::policy::{parse_line, Command};
+    use crate::grammar::{parse_line, Line};
 
     fn owner(paths: &[&[u8]]) -> Result<KprCred> {
         let mut v = KVec::new();
@@ -277,10 +277,11 @@ mod tests {
             let mut line = KVec::new();
             line.extend_from_slice(b"1 ", GFP_KERNEL)?;
             line.extend_from_slice(p, GFP_KERNEL)?;
-            let Ok(Some(Command::Add(rule))) = parse_line(&line) else {
+            let mut path = KVec::new();
+            let Ok(Some(Line::Add(_))) = parse_line(&line, &mut path) else {
                 return Err(EINVAL);
             };
-            v.push(rule.program.path().ok_or(EINVAL)?.clone(), GFP_KERNEL)?;
+            v.push(PathName::new(&path)?, GFP_KERNEL)?;
         }
         Ok(KprCred {
             network: 0,

@@ -23,6 +23,7 @@ use kernel::{
 mod cred;
 mod draft;
 mod fs;
+mod grammar;
 mod identity;
 mod limits;
 mod net;

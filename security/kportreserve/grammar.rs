@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0-only
+
+//! The text form of the policy: the lines that the policy file takes and shows.
+//!
+//! A policy line is one of:
+//!
+//! ```text
+//! PORTS[/PROTO] PROGRAM          add a rule
+//! delete PORTS[/PROTO] PROGRAM   remove that rule
+//! clear                          remove every rule
+//! lock                           refuse every later change until reboot
+//! # comment                      (as are blank lines)
+//! ```
+//!
+//! `PORTS` is a port or a range `FIRST-LAST` of ports from 1 to 65535; `PROTO` is `tcp` or
+//! `udp` (both when absent); `PROGRAM` is an absolute, normalised path or `<kernel>`.
+//!
+//! A path is a string of bytes. In its text form, `\ooo` (a backslash and exactly three octal
+//! digits, `\001` to `\377`) stands for one byte, so that a path can hold any byte but NUL:
+//! the text that the policy file shows escapes the bytes up to `0x20` (controls and space),
+//! `0x7f` and the backslash, and writes every other byte, including bytes from `0x80` up, as
+//! it is. Written back, it gives the same path, byte for byte.
+//!
+//! Parsing allocates nothing but the growth of the caller's buffer for a decoded path, which
+//! a caller reuses from line to line: a policy load costs no allocation per line.
+
+use crate::limits::{
+    KERNEL_PROGRAM,
+    MAX_LINE,
+    MAX_PATH, //
+};
+use kernel::{
+    alloc::KVec,
+    prelude::*, //
+};
+
+/// The longest policy line, in bytes, with its path escaped: [`MAX_LINE`] with 3 more bytes
+/// for each byte of the longest path, which can all be escapes (`\ooo`, 4 bytes).
+///
+/// Every line that reading the policy file shows (or `delete` before it) fits.
+pub(crate) const MAX_TEXT_LINE: usize = MAX_LINE + 3 * MAX_PATH;
+
+/// The protocols of a rule, as a bit set of `1 << Proto`.
+pub(crate) const PROTO_TCP: u8 = 1;
+/// See [`PROTO_TCP`].
+pub(crate) const PROTO_UDP: u8 = 2;
+/// Both protocols: a rule without a `/tcp` or `/udp` suffix.
+pub(crate) const PROTO_ALL: u8 = PROTO_TCP | PROTO_UDP;
+
+/// A rule as a line states it. Its program is `<kernel>`, or the path that [`parse_line`] left
+/// in the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Spec {
+    pub(crate) first: u16,
+    pub(crate) last: u16,
+    pub(crate) protos: u8,
+    /// The program is `<kernel>`.
+    pub(crate) kernel: bool,
+}
+
+/// One parsed policy line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    Add(Spec),
+    Delete(Spec),
+    Clear,
+    Lock,
+}
+
+/// Why a policy line was refused; printed in the kernel log.
+pub(crate) type ParseError = &'static str;
+
+/// True for a path byte that the text form writes as an escape, `\ooo`: the controls, space,
+/// DEL and the backslash itself.
+pub(crate) fn is_escaped(b: u8) -> bool {
+    b <= b' ' || b == 0x7f || b == b'\\'
+}
+
+/// Passes the text form of `path` to `out`, in pieces: runs of bytes that stand for
+/// themselves, and escapes.
+pub(crate) fn escape_path(path: &[u8], out: &mut impl FnMut(&[u8])) {
+    let mut rest = path;
+    while let Some(i) = rest.iter().position(|&b| is_escaped(b)) {
+        let (run, tail) = rest.split_at(i);
+        if !run.is_empty() {
+            out(run);
+        }
+        if let Some((&b, tail)) = tail.split_first() {
+            out(&[
+                b'\\',
+                b'0' + (b >> 6),
+                b'0' + ((b >> 3) & 7),
+                b'0' + (b & 7),
+            ]);
+            rest = tail;
+        }
+    }
+    if !rest.is_empty() {
+        out(rest);
+    }
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn parse_port(s: &[u8]) -> core::result::Result<u16, ParseError> {
+    if s.is_empty() || s.len() > 5 || !s.iter().all(u8::is_ascii_digit) {
+        return Err("a port is a decimal number");
+    }
+    if s.len() > 1 && s[0] == b'0' {
+        return Err("a port has no leading zeros");
+    }
+    let v = s.iter().fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
+    match u16::try_from(v) {
+        Ok(0) => Err("port 0 cannot be reserved"),
+        Ok(p) => Ok(p),
+        Err(_) => Err("a port is at most 65535"),
+    }
+}
+
+fn parse_ports(s: &[u8]) -> core::result::Result<(u16, u16, u8), ParseError> {
+    let (range, protos) = match s.iter().position(|&b| b == b'/') {
+        None => (s, PROTO_ALL),
+        Some(i) => (
+            &s[..i],
+            match &s[i + 1..] {
+                b"tcp" => PROTO_TCP,
+                b"udp" => PROTO_UDP,
+                _ => return Err("the protocol is tcp or udp"),
+            },
+        ),
+    };
+    let (first, last) = match range.iter().position(|&b| b == b'-') {
+        None => {
+            let p = parse_port(range)?;
+            (p, p)
+        }
+        Some(i) => (parse_port(&range[..i])?, parse_port(&range[i + 1..])?),
+    };
+    if first > last {
+        return Err("a port range goes from low to high");
+    }
+    Ok((first, last, protos))
+}
+
+/// Decodes the escapes of a program path into `out` (see the module documentation).
+fn unescape(s: &[u8], out: &mut KVec<u8>) -> core::result::Result<(), ParseError> {
+    out.clear();
+    // The path is never longer than its text.
+    out.reserve(s.len(), GFP_KERNEL)
+        .map_err(|_| "out of memory")?;
+    let mut rest = s;
+    loop {
+        // A run of bytes that stand for themselves, copied at once.
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\\' || b < 0x20 || b == 0x7f)
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(n);
+        out.extend_from_slice(run, GFP_KERNEL)
+            .map_err(|_| "out of memory")?;
+        let Some((&b, tail)) = tail.split_first() else {
+            return Ok(());
+        };
+        if b != b'\\' {
+            return Err("the program path has a control character (escape it: \\ooo)");
+        }
+        let digits = match tail.get(..3) {
+            Some(d) if d.iter().all(|d| (b'0'..=b'7').contains(d)) => d,
+            _ => return Err("a backslash starts an escape of 3 octal digits, \\ooo"),
+        };
+        let value = digits
+            .iter()
+            .fold(0u32, |v, &d| v * 8 + u32::from(d - b'0'));
+        let byte = match u8::try_from(value) {
+            Ok(0) => return Err("\\000 (NUL) cannot be in a path"),
+            Ok(byte) => byte,
+            Err(_) => return Err("an escape is \\001 to \\377"),
+        };
+        out.push(byte, GFP_KERNEL).map_err(|_| "out of memory")?;
+        rest = tail.get(3..).unwrap_or(&[]);
+    }
+}
+
+/// Parses a program: `<kernel>` (returns true), or a path, decoded into `path`.
+fn parse_program(s: &[u8], path: &mut KVec<u8>) -> core::result::Result<bool, ParseError> {
+    if s == KERNEL_PROGRAM {
+        return Ok(true);
+    }
+    unescape(s, path)?;
+    let v = &path[..];
+    if v.first() != Some(&b'/') {
+        return Err("the program is an absolute path or <kernel>");
+    }
+    if v.len() > MAX_PATH {
+        return Err("the program path is too long");
+    }
+    if v.len() > 1 && v.ends_with(b"/") {
+        return Err("the program path ends with /");
+    }
+    for comp in v[1..].split(|&b| b == b'/') {
+        if comp.is_empty() || comp == b"." || comp == b".." {
+            return Err("the program path is not normalised (//, /./ or /../)");
+        }
+    }
+    Ok(false)
+}
+
+/// Parses one line (without its newline). Returns `None` for a blank or comment line. The path
+/// of a rule's program is decoded into `path`, whose allocation the caller may reuse.
+pub(crate) fn parse_line(
+    line: &[u8],
+    path: &mut KVec<u8>,
+) -> core::result::Result<Option<Line>, ParseError> {
+    if line.len() > MAX_TEXT_LINE {
+        return Err("the line is too long");
+    }
+    if line.contains(&0) {
+        return Err("the line has a NUL byte");
+    }
+    let mut words: [&[u8]; 4] = [&[]; 4];
+    let mut n = 0;
+    for w in line.split(|&b| is_blank(b)).filter(|w| !w.is_empty()) {
+        if w.first() == Some(&b'#') {
+            break;
+        }
+        if n == words.len() {
+            return Err("trailing garbage");
+        }
+        words[n] = w;
+        n += 1;
+    }
+    let mut spec = |ports: &[u8], program: &[u8]| -> core::result::Result<Spec, ParseError> {
+        let (first, last, protos) = parse_ports(ports)?;
+        Ok(Spec {
+            first,
+            last,
+            protos,
+            kernel: parse_program(program, path)?,
+        })
+    };
+    match (n, words[0]) {
+        (0, _) => Ok(None),
+        (1, b"clear") => Ok(Some(Line::Clear)),
+        (1, b"lock") => Ok(Some(Line::Lock)),
+        (3, b"delete") => Ok(Some(Line::Delete(spec(words[1], words[2])?))),
+        (2, w) if w.first().is_some_and(u8::is_ascii_digit) => {
+            Ok(Some(Line::Add(spec(words[0], words[1])?)))
+        }
+        (1, w) if w.first().is_some_and(u8::is_ascii_digit) => Err("the program is missing"),
+        (_, w) if w.first().is_some_and(u8::is_ascii_digit) => Err("trailing garbage"),
+        _ => Err("unknown command"),
+    }
+}
