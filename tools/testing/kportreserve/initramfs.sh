@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Builds the base initramfs of the test guest: busybox, /init, the kselftests of
-# kportreserve and the netoff sample, all statically linked.
+# kportreserve, the netoff sample and the benchmark (bench/), all statically linked.
 #
 #   initramfs.sh OUTPUT.cpio
 
@@ -39,6 +39,12 @@ find "$ksdir" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/kselftest/kportr
 rustc --edition 2021 -O -C target-feature=+crt-static -C strip=symbols \
 	"$TOP/samples/kportreserve/netoff.rs" -o "$root/usr/bin/netoff" ||
 	die "building samples/kportreserve/netoff.rs failed"
+# The benchmark's rules name /usr/bin/kpr_bench: it must be a file of its own, not a
+# link to busybox or a copy elsewhere.
+${HOSTCC:-gcc} -Wall -Wextra -O2 -static "$RIG/bench/kpr_bench.c" -o "$root/usr/bin/kpr_bench" ||
+	die "building bench/kpr_bench.c failed"
+${HOSTCC:-gcc} -Wall -Wextra -Os -static -nostdlib "$RIG/bench/kpr_nop.c" \
+	-o "$root/usr/bin/kpr_nop" || die "building bench/kpr_nop.c failed"
 printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\nuser:x:1000:\n' > "$root/etc/group"
 (cd "$root" && find . | sort | cpio -o -H newc -R 0:0 --quiet) > "$out.tmp"

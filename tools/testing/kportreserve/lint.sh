@@ -22,7 +22,7 @@ ours=$(cd "$TOP" &&
 	{ git ls-files -co --exclude-standard $dirs 2>/dev/null || find $dirs -type f; })
 # checkpatch also reads the documentation and this rig.
 docs=$(cd "$TOP" && ls Documentation/*/kportreserve.rst Documentation/*/*/kportreserve.rst \
-	tools/testing/kportreserve/* Makefile 2>/dev/null)
+	Makefile 2>/dev/null; find tools/testing/kportreserve -type f | sort)
 ours_re=$(printf '%s\n' $ours | sed 's/[.]/\\./g' | paste -sd'|')
 # Files that the patch series touches count as ours for warnings too.
 patched_re=$(cat "$TOP"/patches/*.patch | sed -n 's|^+++ b/||p' | sort -u |
