@@ -4,6 +4,7 @@
 #
 #   make run      build everything, boot the kernel in QEMU, show a demo
 #   make check    lint + build + every test; ends with "N passed, N failed"
+#   make bench    boot kportreserve on and off in turn, benchmark, write out/bench/
 #
 # Variables:
 #   KSRC=DIR        use your own Linux 7.3 tree (not modified; a copy gets the overlay)
@@ -11,21 +12,24 @@
 #                   (default: $XDG_CACHE_HOME/kportreserve or ~/.cache/kportreserve)
 #   JOBS=N          parallel build jobs (default: number of CPUs)
 #   KVM=1           try KVM (probed with a short timeout) instead of TCG
+#   BENCH_PAIRS=N   make bench: on/off boot pairs (default 5)
+#   BENCH_SCALE=X   make bench: length of every measurement, times X (default 1)
+#   BENCH_OUT=DIR   make bench: where results go (default out/bench)
 
 RIG := tools/testing/kportreserve
 # rustup's toolchain, also when the caller's PATH lacks it (e.g. a non-login shell).
 ifeq ($(shell command -v rustc),)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 endif
-export KSRC KPR_CACHE JOBS RUST_LIB_SRC
+export KSRC KPR_CACHE JOBS RUST_LIB_SRC BENCH_PAIRS BENCH_SCALE BENCH_OUT BENCH_ARGS
 KPR_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kportreserve
 
-.PHONY: all setup tree build initramfs run shell check lint clean help
+.PHONY: all setup tree build initramfs run shell check bench lint clean help
 
 all: build
 
 help:
-	@sed -n '3,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(RIG)/setup.sh host
@@ -56,6 +60,10 @@ lint: build
 
 check: setup
 	@$(RIG)/check.sh
+
+bench: setup
+	@$(RIG)/setup.sh bench
+	@$(RIG)/bench.sh
 
 clean:
 	rm -rf $(KPR_CACHE)/tree $(KPR_CACHE)/out $(KPR_CACHE)/kselftest

@@ -6,7 +6,7 @@
 # used through a private apt configuration under $KPR_CACHE/apt: the host's apt
 # sources are never changed.
 #
-# Usage: setup.sh [host|ksrc|rustsrc|bindgen|all]
+# Usage: setup.sh [host|ksrc|rustsrc|bindgen|bench|all]
 
 set -euo pipefail
 
@@ -137,11 +137,17 @@ bindgen() {
 	echo "$b"
 }
 
+# make bench plots with gnuplot (without X11); make check does not need it.
+bench() {
+	apt_install gnuplot-nox
+}
+
 case "${1:-all}" in
 host) host ;;
 ksrc) ksrc ;;
 rustsrc) rustsrc ;;
 bindgen) bindgen ;;
+bench) bench ;;
 all) host; ksrc; rustsrc; bindgen ;;
 *) die "unknown step $1" ;;
 esac
