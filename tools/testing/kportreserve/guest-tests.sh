@@ -39,6 +39,12 @@ t netoff_denies_socket sh -c 'netoff nc 127.0.0.1 9 </dev/null 2>&1 |
 t without_netoff_socket_works sh -c '! nc 127.0.0.1 9 </dev/null 2>&1 |
 	grep -q "Permission denied"'
 
+# The benchmark, at a tiny scale: check.sh counts it as one test, that it ran and that
+# its output parses (with make bench's own parser, on the host).
+kpr_bench --smoke >/tmp/bench.out 2>&1
+echo "KPR-EXIT=$?" >>/tmp/bench.out
+sed 's/^/# kpr_bench: /' /tmp/bench.out
+
 cd /kselftest/kportreserve
 # The lock test freezes the policy until reboot, so it runs last.
 for test in $(ls *_test | grep -v '^lock_test$') $(ls lock_test 2>/dev/null); do
