@@ -123,6 +123,10 @@ cmd_config() {
 	fi
 	log "configuring (tinyconfig + $(basename "$frag"))"
 	kmake KCONFIG_ALLCONFIG="$frag" tinyconfig >/dev/null
+	# tinyconfig merges tiny.config last, which forces -Os: the fragment has the last word.
+	(cd "$KPR_TREE" && scripts/kconfig/merge_config.sh -m -O "$KPR_OUT" \
+		"$KPR_OUT/.config" "$frag") >/dev/null
+	kmake olddefconfig >/dev/null
 	# Every line of the fragment must have survived.
 	local miss=0 l
 	while read -r l; do
