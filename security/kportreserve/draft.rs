@@ -55,6 +55,8 @@ pub(crate) struct Draft {
     /// A hash table of `programs`, by their bytes: an index plus one, or 0 for a free slot. Its
     /// size is a power of two, at least twice the number of programs.
     slots: KVVec<u32>,
+    /// The program that the last line named.
+    last: u32,
     /// The rank of each program in the order of their bytes, for [`Draft::tidy`].
     rank: KVVec<u32>,
     /// The rules that are not in `base`; when `tidy`, in order and without duplicates.
@@ -80,6 +82,7 @@ impl Draft {
             n_deleted: 0,
             programs: KVVec::new(),
             slots: KVVec::new(),
+            last: 0,
             rank: KVVec::new(),
             added: KVVec::new(),
             tidy: true,
@@ -134,7 +137,12 @@ impl Draft {
     /// The index of the program of `spec` (`path` for a path), added to the table if new.
     fn intern(&mut self, spec: &Spec, path: &[u8]) -> Result<u32> {
         let bytes = if spec.kernel { KERNEL_PROGRAM } else { path };
+        // Policies tend to list the rules of a program together.
+        if self.program_bytes(self.last) == bytes {
+            return Ok(self.last);
+        }
         if let Some(i) = self.lookup(bytes) {
+            self.last = i;
             return Ok(i);
         }
         let program = match self.base.as_ref().and_then(|b| b.find_program(bytes)) {
@@ -154,6 +162,7 @@ impl Draft {
         }
         self.programs.push(program, GFP_KERNEL)?;
         Self::insert_slot(&mut self.slots, bytes, index);
+        self.last = index;
         Ok(index)
     }
 

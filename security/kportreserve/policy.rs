@@ -430,10 +430,16 @@ impl Policy {
             }
             named.push(Named { program, at }, GFP_KERNEL)?;
         }
-        // One copy of each path for all the rules that name it.
+        // One copy of each path for all the rules that name it; usually they share it already.
         for (n, &(start, end)) in named.iter().zip(groups.iter()) {
             for &i in &order[start..end] {
-                rules[i].program = n.program.clone();
+                let shared = match (&rules[i].program, &n.program) {
+                    (Program::Path(a), Program::Path(b)) => Arc::ptr_eq(a, b),
+                    _ => true,
+                };
+                if !shared {
+                    rules[i].program = n.program.clone();
+                }
             }
         }
         Ok(Self {
