@@ -11,7 +11,10 @@
 //! publishes is merged in one pass.
 
 use crate::{
-    grammar::Spec,
+    grammar::{
+        hash,
+        Spec, //
+    },
     limits::{
         KERNEL_PROGRAM,
         MAX_RULES, //
@@ -66,13 +69,6 @@ pub(crate) struct Draft {
     n_dead: usize,
 }
 
-/// FNV-1a, for the table of programs.
-fn hash(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
-}
-
 impl Draft {
     /// A draft of `base`, or of an empty policy.
     pub(crate) fn new(base: Option<Arc<Policy>>) -> Self {
@@ -112,10 +108,11 @@ impl Draft {
             .map_or(&[][..], Program::as_bytes)
     }
 
-    /// The index of the program with `bytes` in [`Draft::programs`], if there is one.
-    fn lookup(&self, bytes: &[u8]) -> Option<u32> {
+    /// The index of the program with `bytes`, whose [`hash`] is `h`, in [`Draft::programs`],
+    /// if there is one.
+    fn lookup(&self, bytes: &[u8], h: u32) -> Option<u32> {
         let mask = self.slots.len().checked_sub(1)?;
-        let mut i = hash(bytes) as usize & mask;
+        let mut i = h as usize & mask;
         loop {
             match self.slots[i] {
                 0 => return None,
@@ -125,9 +122,9 @@ impl Draft {
         }
     }
 
-    fn insert_slot(slots: &mut [u32], bytes: &[u8], index: u32) {
+    fn insert_slot(slots: &mut [u32], h: u32, index: u32) {
         let mask = slots.len() - 1;
-        let mut i = hash(bytes) as usize & mask;
+        let mut i = h as usize & mask;
         while slots[i] != 0 {
             i = (i + 1) & mask;
         }
@@ -141,7 +138,7 @@ impl Draft {
         if self.program_bytes(self.last) == bytes {
             return Ok(self.last);
         }
-        if let Some(i) = self.lookup(bytes) {
+        if let Some(i) = self.lookup(bytes, spec.hash) {
             self.last = i;
             return Ok(i);
         }
@@ -156,12 +153,12 @@ impl Draft {
             let mut slots = KVVec::with_capacity(size, GFP_KERNEL)?;
             slots.resize(size, 0, GFP_KERNEL)?;
             for (i, p) in self.programs.iter().enumerate() {
-                Self::insert_slot(&mut slots, p.as_bytes(), i as u32);
+                Self::insert_slot(&mut slots, hash(p.as_bytes()), i as u32);
             }
             self.slots = slots;
         }
         self.programs.push(program, GFP_KERNEL)?;
-        Self::insert_slot(&mut self.slots, bytes, index);
+        Self::insert_slot(&mut self.slots, spec.hash, index);
         self.last = index;
         Ok(index)
     }
@@ -239,9 +236,21 @@ impl Draft {
         }
         self.rank = rank;
 
-        // Live before dead among equal rules, then keep the first of each.
+        // Live before dead among equal rules, then keep the first of each. The sort key packs
+        // the order of `cmp_ranked` into one integer.
         let mut added = core::mem::take(&mut self.added);
-        added.sort_unstable_by(|a, b| self.cmp_ranked(a, b).then(a.dead.cmp(&b.dead)));
+        let rank = &self.rank;
+        added.sort_unstable_by_key(|a| {
+            let r = rank
+                .get(a.program as usize)
+                .copied()
+                .unwrap_or(u32::MAX >> 3);
+            (u64::from(a.first) << 48)
+                | (u64::from(a.last) << 32)
+                | (u64::from(a.protos) << 30)
+                | (u64::from(r) << 1)
+                | u64::from(a.dead)
+        });
         let mut kept = 0;
         for i in 0..added.len() {
             let a = added[i];
@@ -326,7 +335,7 @@ impl Draft {
     pub(crate) fn delete(&mut self, spec: &Spec, path: &[u8]) -> Result {
         let bytes = if spec.kernel { KERNEL_PROGRAM } else { path };
         // No added rule names a program that no line named.
-        let Some(program) = self.lookup(bytes) else {
+        let Some(program) = self.lookup(bytes, spec.hash) else {
             return self.delete_from_base(spec, bytes);
         };
         let a = Added {

@@ -56,6 +56,8 @@ pub(crate) struct Spec {
     pub(crate) protos: u8,
     /// The program is `<kernel>`.
     pub(crate) kernel: bool,
+    /// The [`hash`] of the program's bytes (the path, or `<kernel>`), for the caller's tables.
+    pub(crate) hash: u32,
 }
 
 /// One parsed policy line.
@@ -144,26 +146,64 @@ fn parse_ports(s: &[u8]) -> core::result::Result<(u16, u16, u8), ParseError> {
     Ok((first, last, protos))
 }
 
-/// Decodes the escapes of a program path into `out` (see the module documentation).
-fn unescape(s: &[u8], out: &mut KVec<u8>) -> core::result::Result<(), ParseError> {
+/// FNV-1a, of a decoded path: [`Spec::hash`].
+pub(crate) fn hash(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(FNV_BASIS, |h, &b| fnv(h, b))
+}
+
+const FNV_BASIS: u32 = 0x811c_9dc5;
+
+#[inline]
+fn fnv(h: u32, b: u8) -> u32 {
+    (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+}
+
+/// Decodes a program path into `out` and checks it, in one pass over its text (see the
+/// module documentation). Returns the [`hash`] of the decoded path.
+fn parse_path(s: &[u8], out: &mut KVec<u8>) -> core::result::Result<u32, ParseError> {
     out.clear();
     // The path is never longer than its text.
     out.reserve(s.len(), GFP_KERNEL)
         .map_err(|_| "out of memory")?;
+    let mut h = FNV_BASIS;
+    // The length of the current component, and whether it is all dots.
+    let (mut comp, mut dots) = (0usize, true);
+    // Checks one decoded byte, which goes at `at` in the path.
+    let mut check = |b: u8, at: usize| -> core::result::Result<(), ParseError> {
+        if at == 0 && b != b'/' {
+            return Err("the program is an absolute path or <kernel>");
+        }
+        if b == b'/' {
+            // The component that this slash ends: none before the first slash.
+            if at > 0 && (comp == 0 || (dots && comp <= 2)) {
+                return Err("the program path is not normalised (//, /./ or /../)");
+            }
+            comp = 0;
+            dots = true;
+        } else {
+            comp += 1;
+            dots &= b == b'.';
+        }
+        h = fnv(h, b);
+        Ok(())
+    };
     let mut rest = s;
     loop {
-        // A run of bytes that stand for themselves, copied at once.
-        let n = rest
-            .iter()
-            .position(|&b| b == b'\\' || b < 0x20 || b == 0x7f)
-            .unwrap_or(rest.len());
-        let (run, tail) = rest.split_at(n);
-        out.extend_from_slice(run, GFP_KERNEL)
+        // A run of bytes that stand for themselves, checked, then copied at once.
+        let mut n = 0;
+        while let Some(&b) = rest.get(n) {
+            if b == b'\\' || b < 0x20 || b == 0x7f {
+                break;
+            }
+            check(b, out.len() + n)?;
+            n += 1;
+        }
+        out.extend_from_slice(&rest[..n], GFP_KERNEL)
             .map_err(|_| "out of memory")?;
-        let Some((&b, tail)) = tail.split_first() else {
-            return Ok(());
+        let Some((&c, tail)) = rest[n..].split_first() else {
+            break;
         };
-        if b != b'\\' {
+        if c != b'\\' {
             return Err("the program path has a control character (escape it: \\ooo)");
         }
         let digits = match tail.get(..3) {
@@ -173,38 +213,29 @@ fn unescape(s: &[u8], out: &mut KVec<u8>) -> core::result::Result<(), ParseError
         let value = digits
             .iter()
             .fold(0u32, |v, &d| v * 8 + u32::from(d - b'0'));
-        let byte = match u8::try_from(value) {
+        let b = match u8::try_from(value) {
             Ok(0) => return Err("\\000 (NUL) cannot be in a path"),
-            Ok(byte) => byte,
+            Ok(b) => b,
             Err(_) => return Err("an escape is \\001 to \\377"),
         };
-        out.push(byte, GFP_KERNEL).map_err(|_| "out of memory")?;
+        check(b, out.len())?;
+        out.push(b, GFP_KERNEL).map_err(|_| "out of memory")?;
         rest = tail.get(3..).unwrap_or(&[]);
     }
-}
-
-/// Parses a program: `<kernel>` (returns true), or a path, decoded into `path`.
-fn parse_program(s: &[u8], path: &mut KVec<u8>) -> core::result::Result<bool, ParseError> {
-    if s == KERNEL_PROGRAM {
-        return Ok(true);
-    }
-    unescape(s, path)?;
-    let v = &path[..];
-    if v.first() != Some(&b'/') {
+    if out.is_empty() {
         return Err("the program is an absolute path or <kernel>");
     }
-    if v.len() > MAX_PATH {
+    if out.len() > MAX_PATH {
         return Err("the program path is too long");
     }
-    if v.len() > 1 && v.ends_with(b"/") {
+    if out.len() > 1 && comp == 0 {
         return Err("the program path ends with /");
     }
-    for comp in v[1..].split(|&b| b == b'/') {
-        if comp.is_empty() || comp == b"." || comp == b".." {
-            return Err("the program path is not normalised (//, /./ or /../)");
-        }
+    // The last component: `/` alone has an empty one.
+    if comp == 0 || (dots && comp <= 2) {
+        return Err("the program path is not normalised (//, /./ or /../)");
     }
-    Ok(false)
+    Ok(h)
 }
 
 /// Parses one line (without its newline). Returns `None` for a blank or comment line. The path
@@ -219,25 +250,42 @@ pub(crate) fn parse_line(
     if line.contains(&0) {
         return Err("the line has a NUL byte");
     }
+    // The words, up to a comment, in one pass.
     let mut words: [&[u8]; 4] = [&[]; 4];
     let mut n = 0;
-    for w in line.split(|&b| is_blank(b)).filter(|w| !w.is_empty()) {
-        if w.first() == Some(&b'#') {
+    let mut i = 0;
+    while i < line.len() {
+        if is_blank(line[i]) {
+            i += 1;
+            continue;
+        }
+        if line[i] == b'#' {
             break;
+        }
+        let start = i;
+        while i < line.len() && !is_blank(line[i]) {
+            i += 1;
         }
         if n == words.len() {
             return Err("trailing garbage");
         }
-        words[n] = w;
+        words[n] = &line[start..i];
         n += 1;
     }
     let mut spec = |ports: &[u8], program: &[u8]| -> core::result::Result<Spec, ParseError> {
         let (first, last, protos) = parse_ports(ports)?;
+        let kernel = program == KERNEL_PROGRAM;
+        let hash = if kernel {
+            hash(KERNEL_PROGRAM)
+        } else {
+            parse_path(program, path)?
+        };
         Ok(Spec {
             first,
             last,
             protos,
-            kernel: parse_program(program, path)?,
+            kernel,
+            hash,
         })
     };
     match (n, words[0]) {

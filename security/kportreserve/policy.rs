@@ -545,6 +545,7 @@ mod tests {
     use crate::{
         draft::Draft,
         grammar::{
+            hash,
             is_escaped,
             parse_line,
             Line,
@@ -564,7 +565,10 @@ mod tests {
     fn spec(line: &[u8]) -> Result<(Spec, KVec<u8>)> {
         let mut path = KVec::new();
         match parse_line(line, &mut path) {
-            Ok(Some(Line::Add(s))) => Ok((s, path)),
+            Ok(Some(Line::Add(s))) => {
+                assert_eq!(s.hash, hash(if s.kernel { KERNEL_PROGRAM } else { &path }));
+                Ok((s, path))
+            }
             _ => Err(EINVAL),
         }
     }
