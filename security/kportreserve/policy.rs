@@ -352,22 +352,34 @@ impl Policy {
         // The rules grouped by program. Rules of one program share its path (see
         // `crate::draft`), so group them by its address first, then order the groups by bytes;
         // in a group, the rules stay in canonical order, so by first port.
+        // A counting sort: O(n), and stable, so each group stays in canonical order.
         let key = |r: &Rule| r.program.path().map_or(0, |p| Arc::as_ptr(p) as usize);
-        let mut order = KVVec::with_capacity(rules.len(), GFP_KERNEL)?;
-        for i in 0..rules.len() {
-            order.push(i, GFP_KERNEL)?;
+        let mut ids = AddressIds::new();
+        let mut group_of = KVVec::with_capacity(rules.len(), GFP_KERNEL)?;
+        let mut counts: KVVec<usize> = KVVec::new();
+        for r in rules.iter() {
+            let g = ids.id(key(r))?;
+            if g == counts.len() {
+                counts.push(0, GFP_KERNEL)?;
+            }
+            counts[g] += 1;
+            group_of.push(g, GFP_KERNEL)?;
         }
-        order.sort_unstable_by_key(|&i| (key(&rules[i]), i));
-        let mut groups: KVVec<(usize, usize)> = KVVec::new();
+        let mut groups: KVVec<(usize, usize)> = KVVec::with_capacity(counts.len(), GFP_KERNEL)?;
         let mut start = 0;
-        while start < order.len() {
-            let k = key(&rules[order[start]]);
-            let end = order[start..]
-                .iter()
-                .position(|&i| key(&rules[i]) != k)
-                .map_or(order.len(), |n| start + n);
-            groups.push((start, end), GFP_KERNEL)?;
-            start = end;
+        for &c in counts.iter() {
+            groups.push((start, start + c), GFP_KERNEL)?;
+            start += c;
+        }
+        let mut order = KVVec::with_capacity(rules.len(), GFP_KERNEL)?;
+        order.resize(rules.len(), 0, GFP_KERNEL)?;
+        let mut next: KVVec<usize> = KVVec::with_capacity(groups.len(), GFP_KERNEL)?;
+        for g in groups.iter() {
+            next.push(g.0, GFP_KERNEL)?;
+        }
+        for (i, &g) in group_of.iter().enumerate() {
+            order[next[g]] = i;
+            next[g] += 1;
         }
         let bytes = |g: &(usize, usize)| rules[order[g.0]].program.as_bytes();
         groups.sort_unstable_by(|a, b| bytes(a).cmp(bytes(b)));
@@ -522,6 +534,62 @@ impl Policy {
     pub(crate) fn resolve_hints(&mut self) -> Result {
         self.hints = Hints::resolve(self)?;
         Ok(())
+    }
+}
+
+/// Numbers the distinct addresses it is given, 0, 1, 2, ..., in the order it first sees them.
+struct AddressIds {
+    /// Open addressing: an address and its number plus one, or 0 for a free slot.
+    slots: KVVec<(usize, usize)>,
+    n: usize,
+    /// The last address and its number: rules of one program often come in a row.
+    last: Option<(usize, usize)>,
+}
+
+impl AddressIds {
+    fn new() -> Self {
+        Self {
+            slots: KVVec::new(),
+            n: 0,
+            last: None,
+        }
+    }
+
+    fn slot(slots: &[(usize, usize)], addr: usize) -> usize {
+        let mask = slots.len() - 1;
+        // Addresses are aligned: mix the bits before masking.
+        let mut i = (addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) & mask;
+        while slots[i].1 != 0 && slots[i].0 != addr {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    /// The number of `addr`.
+    fn id(&mut self, addr: usize) -> Result<usize> {
+        if let Some((a, id)) = self.last {
+            if a == addr {
+                return Ok(id);
+            }
+        }
+        if 2 * (self.n + 1) > self.slots.len() {
+            let size = (4 * (self.n + 1)).next_power_of_two();
+            let mut slots = KVVec::with_capacity(size, GFP_KERNEL)?;
+            slots.resize(size, (0, 0), GFP_KERNEL)?;
+            for &(a, id) in self.slots.iter().filter(|s| s.1 != 0) {
+                let i = Self::slot(&slots, a);
+                slots[i] = (a, id);
+            }
+            self.slots = slots;
+        }
+        let i = Self::slot(&self.slots, addr);
+        if self.slots[i].1 == 0 {
+            self.n += 1;
+            self.slots[i] = (addr, self.n);
+        }
+        let id = self.slots[i].1 - 1;
+        self.last = Some((addr, id));
+        Ok(id)
     }
 }
 
@@ -907,6 +975,29 @@ mod tests {
         // An empty policy reserves nothing.
         assert!(!Policy::new().is_reserved(Proto::Tcp, 1));
         assert!(!Policy::new().allows(b"/a", Proto::Tcp, 1));
+        Ok(())
+    }
+
+    /// Rules that name one program through two copies of its path are one program.
+    #[test]
+    fn two_copies_of_a_path() -> Result {
+        let mut rules = KVVec::new();
+        for line in ["1 /a", "2 /b", "3 /a", "4 <kernel>", "5 /a"] {
+            rules.push(add(line)?, GFP_KERNEL)?;
+        }
+        let p = Policy::from_rules(rules)?;
+        assert_eq!(p.programs().count(), 2);
+        for port in [1, 3, 5] {
+            assert!(p.allows(b"/a", Proto::Tcp, port));
+        }
+        assert!(!p.allows(b"/a", Proto::Tcp, 2) && !p.allows(b"/a", Proto::Tcp, 4));
+        assert!(p.allows(b"/b", Proto::Udp, 2) && p.allows(KERNEL_PROGRAM, Proto::Udp, 4));
+        let shared = |a: &Rule, b: &Rule| match (a.program.path(), b.program.path()) {
+            (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+            _ => false,
+        };
+        let r = p.rules();
+        assert!(shared(&r[0], &r[2]) && shared(&r[0], &r[4]));
         Ok(())
     }
 
