@@ -12,7 +12,8 @@ use crate::{
     grammar::{
         parse_line,
         Line,
-        MAX_TEXT_LINE, //
+        MAX_TEXT_LINE,
+        OUT_OF_MEMORY, //
     },
     policy::{
         self,
@@ -146,7 +147,7 @@ impl Txn {
             Ok(Some(cmd)) => cmd,
             Err(why) => {
                 log_line(n, line, why);
-                return Err(EINVAL);
+                return Err(if why == OUT_OF_MEMORY { ENOMEM } else { EINVAL });
             }
         };
         let r = match cmd {

@@ -72,6 +72,10 @@ pub(crate) enum Line {
 /// Why a policy line was refused; printed in the kernel log.
 pub(crate) type ParseError = &'static str;
 
+/// The [`ParseError`] of a line that could not be decoded for want of memory, not for its
+/// text: the write fails with `ENOMEM`, not `EINVAL`.
+pub(crate) const OUT_OF_MEMORY: ParseError = "out of memory";
+
 /// True for a path byte that the text form writes as an escape, `\ooo`: the controls, space,
 /// DEL and the backslash itself.
 pub(crate) fn is_escaped(b: u8) -> bool {
@@ -164,7 +168,7 @@ fn parse_path(s: &[u8], out: &mut KVec<u8>) -> core::result::Result<u32, ParseEr
     out.clear();
     // The path is never longer than its text.
     out.reserve(s.len(), GFP_KERNEL)
-        .map_err(|_| "out of memory")?;
+        .map_err(|_| OUT_OF_MEMORY)?;
     let mut h = FNV_BASIS;
     // The length of the current component, and whether it is all dots.
     let (mut comp, mut dots) = (0usize, true);
@@ -199,7 +203,7 @@ fn parse_path(s: &[u8], out: &mut KVec<u8>) -> core::result::Result<u32, ParseEr
             n += 1;
         }
         out.extend_from_slice(&rest[..n], GFP_KERNEL)
-            .map_err(|_| "out of memory")?;
+            .map_err(|_| OUT_OF_MEMORY)?;
         let Some((&c, tail)) = rest[n..].split_first() else {
             break;
         };
@@ -219,7 +223,7 @@ fn parse_path(s: &[u8], out: &mut KVec<u8>) -> core::result::Result<u32, ParseEr
             Err(_) => return Err("an escape is \\001 to \\377"),
         };
         check(b, out.len())?;
-        out.push(b, GFP_KERNEL).map_err(|_| "out of memory")?;
+        out.push(b, GFP_KERNEL).map_err(|_| OUT_OF_MEMORY)?;
         rest = tail.get(3..).unwrap_or(&[]);
     }
     if out.is_empty() {
