@@ -17,7 +17,8 @@ use crate::{
     },
     limits::{
         KERNEL_PROGRAM,
-        MAX_RULES, //
+        MAX_RULES,
+        NR_PORTS, //
     },
     policy::{
         PathName,
@@ -44,6 +45,15 @@ struct Added {
     program: u32,
 }
 
+/// A filler for a vector of [`Added`] before it is written.
+const DEAD: Added = Added {
+    first: 0,
+    last: 0,
+    protos: 0,
+    dead: true,
+    program: 0,
+};
+
 /// A policy being changed by a transaction.
 pub(crate) struct Draft {
     /// The policy that the transaction started from, never modified; `None` once cleared.
@@ -67,6 +77,40 @@ pub(crate) struct Draft {
     tidy: bool,
     /// The number of entries of `added` that are dead.
     n_dead: usize,
+}
+
+/// The number of added rules from which a counting sort by first port, which costs O(n + the
+/// number of ports), beats a comparison sort.
+const COUNTING_SORT_MIN: usize = 4096;
+
+/// Sorts `added` by first port with a counting sort, then each run of one first port by `key`.
+fn sort_by_first_port(
+    added: KVVec<Added>,
+    key: impl Fn(&Added) -> u64 + Copy,
+) -> Result<KVVec<Added>> {
+    let mut start = KVVec::with_capacity(NR_PORTS + 1, GFP_KERNEL)?;
+    start.resize(NR_PORTS + 1, 0usize, GFP_KERNEL)?;
+    for a in added.iter() {
+        start[usize::from(a.first) + 1] += 1;
+    }
+    for p in 1..start.len() {
+        start[p] += start[p - 1];
+    }
+    let mut sorted = KVVec::with_capacity(added.len(), GFP_KERNEL)?;
+    sorted.resize(added.len(), DEAD, GFP_KERNEL)?;
+    let mut next = KVVec::with_capacity(start.len(), GFP_KERNEL)?;
+    next.extend_from_slice(&start, GFP_KERNEL)?;
+    for &a in added.iter() {
+        let at = &mut next[usize::from(a.first)];
+        sorted[*at] = a;
+        *at += 1;
+    }
+    for w in start.windows(2) {
+        if w[1] - w[0] > 1 {
+            sorted[w[0]..w[1]].sort_unstable_by_key(key);
+        }
+    }
+    Ok(sorted)
 }
 
 impl Draft {
@@ -236,21 +280,25 @@ impl Draft {
         }
         self.rank = rank;
 
-        // Live before dead among equal rules, then keep the first of each. The sort key packs
-        // the order of `cmp_ranked` into one integer.
+        // Live before dead among equal rules, then keep the first of each.
         let mut added = core::mem::take(&mut self.added);
         let rank = &self.rank;
-        added.sort_unstable_by_key(|a| {
+        // The rest of the order of `cmp_ranked`, after the first port, in one integer.
+        let key = |a: &Added| {
             let r = rank
                 .get(a.program as usize)
                 .copied()
                 .unwrap_or(u32::MAX >> 3);
-            (u64::from(a.first) << 48)
-                | (u64::from(a.last) << 32)
+            (u64::from(a.last) << 32)
                 | (u64::from(a.protos) << 30)
                 | (u64::from(r) << 1)
                 | u64::from(a.dead)
-        });
+        };
+        if added.len() < COUNTING_SORT_MIN {
+            added.sort_unstable_by_key(|a| (a.first, key(a)));
+        } else {
+            added = sort_by_first_port(added, key)?;
+        }
         let mut kept = 0;
         for i in 0..added.len() {
             let a = added[i];
