@@ -5,6 +5,7 @@
 #   make run      build everything, boot the kernel in QEMU, show a demo
 #   make check    lint + build + every test; ends with "N passed, N failed"
 #   make bench    boot kportreserve on and off in turn, benchmark, write out/bench/
+#   make fuzz     the policy fuzzer alone, 1,000,000 lines; prints its figures
 #
 # Variables:
 #   KSRC=DIR        use your own Linux 7.3 tree (not modified; a copy gets the overlay)
@@ -15,6 +16,8 @@
 #   BENCH_PAIRS=N   make bench: on/off boot pairs (default 5)
 #   BENCH_SCALE=X   make bench: length of every measurement, times X (default 1)
 #   BENCH_OUT=DIR   make bench: where results go (default out/bench)
+#   KPR_STRESS_SECONDS=N, KPR_STRESS_SEED=N   the stress test of make check (default 10 s)
+#   KPR_FUZZ_LINES=N, KPR_FUZZ_SECONDS=N, KPR_FUZZ_SEED=N   the policy fuzzer
 
 RIG := tools/testing/kportreserve
 # rustup's toolchain, also when the caller's PATH lacks it (e.g. a non-login shell).
@@ -22,14 +25,15 @@ ifeq ($(shell command -v rustc),)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 endif
 export KSRC KPR_CACHE JOBS RUST_LIB_SRC BENCH_PAIRS BENCH_SCALE BENCH_OUT BENCH_ARGS
+export KPR_STRESS_SECONDS KPR_STRESS_SEED KPR_FUZZ_LINES KPR_FUZZ_SECONDS KPR_FUZZ_SEED
 KPR_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kportreserve
 
-.PHONY: all setup tree build initramfs run shell check bench lint clean help
+.PHONY: all setup tree build initramfs run shell check fuzz bench lint clean help
 
 all: build
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(RIG)/setup.sh host
@@ -60,6 +64,9 @@ lint: build
 
 check: setup
 	@$(RIG)/check.sh
+
+fuzz: setup
+	@$(RIG)/check.sh --fuzz
 
 bench: setup
 	@$(RIG)/setup.sh bench

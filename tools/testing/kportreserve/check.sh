@@ -2,6 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make check: lint, build, boot the test kernel, run every test, print one closing line.
+# The stress test and the policy fuzzer are time-boxed; KPR_STRESS_SECONDS, KPR_STRESS_SEED,
+# KPR_FUZZ_LINES, KPR_FUZZ_SECONDS and KPR_FUZZ_SEED reach the guest.
+#
+# check.sh --fuzz (make fuzz): build, boot, run only the policy fuzzer, for
+# KPR_FUZZ_LINES lines (default 1,000,000) with no time limit; it prints its figures.
 
 set -uo pipefail
 
@@ -10,6 +15,28 @@ RIG=$TOP/tools/testing/kportreserve
 : "${KPR_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/kportreserve}"
 export KPR_CACHE
 
+# The test knobs, for the guest (guest-tests.sh exports them).
+knobs=()
+for v in KPR_STRESS_SECONDS KPR_STRESS_SEED KPR_FUZZ_LINES KPR_FUZZ_SECONDS KPR_FUZZ_SEED; do
+	[ -z "${!v:-}" ] || knobs+=("$v=${!v}")
+done
+
+if [ "${1:-}" = --fuzz ]; then
+	"$RIG/kpr.sh" build || exit 1
+	"$RIG/initramfs.sh" "$KPR_CACHE/initramfs.cpio" >/dev/null || exit 1
+	log=$KPR_CACHE/fuzz-console.log
+	t0=$SECONDS
+	"$RIG/vm.sh" ${VMFLAGS:-} --timeout 14400 --log "$log" "$RIG/guest-tests.sh" fuzz \
+		KPR_FUZZ_LINES="${KPR_FUZZ_LINES:-1000000}" KPR_FUZZ_SECONDS=0 "${knobs[@]}"
+	rc=$?
+	echo "fuzz: guest ran for $((SECONDS - t0)) s (exit $rc); console: $log"
+	if grep -E '(BUG:|WARNING:|Oops|Call Trace:|suspicious RCU usage)' "$log"; then
+		echo "fuzz: the console log has a kernel splat"
+		rc=1
+	fi
+	exit $rc
+fi
+
 "$RIG/kpr.sh" build || { echo "0 passed, 1 failed"; exit 1; }
 "$RIG/lint.sh" > /dev/null
 "$RIG/initramfs.sh" "$KPR_CACHE/initramfs.cpio" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
@@ -17,7 +44,8 @@ export KPR_CACHE
 res=$KPR_CACHE/results.txt
 log=$KPR_CACHE/console.log
 t0=$SECONDS
-"$RIG/vm.sh" ${VMFLAGS:-} --results "$res" --log "$log" "$RIG/guest-tests.sh"
+"$RIG/vm.sh" ${VMFLAGS:-} --timeout $((900 + ${KPR_STRESS_SECONDS:-0} + ${KPR_FUZZ_SECONDS:-0})) \
+	--results "$res" --log "$log" "$RIG/guest-tests.sh" "${knobs[@]}"
 rc=$?
 echo "check: guest ran for $((SECONDS - t0)) s (exit $rc); results: $res; console: $log"
 grep -E '^(not ok|#.*(FAIL|fail))' "$res" | head -n 40

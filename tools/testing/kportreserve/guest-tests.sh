@@ -2,6 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs in the guest: checks the basics of the running kernel, then every kselftest of
 # kportreserve.  Prints TAP lines that check.sh counts.
+#   guest-tests.sh [KPR_VAR=VALUE...]        e.g. KPR_STRESS_SECONDS=60 for the stress test
+#   guest-tests.sh fuzz [KPR_VAR=VALUE...]   only the policy fuzzer (make fuzz)
+fuzz=
+for a; do
+	case $a in
+	fuzz) fuzz=1 ;;
+	KPR_*=*) export "${a?}" ;;
+	esac
+done
+if [ -n "$fuzz" ]; then
+	echo "# selftest: fuzz_test"
+	cd /kselftest/kportreserve && exec ./fuzz_test
+fi
 n=0
 t() { # t DESCRIPTION COMMAND...
 	desc=$1; shift
