@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# Runs in the guest: checks the basics of the running kernel, then every kselftest of
-# kportreserve.  Prints TAP lines that check.sh counts.
+# Runs in the guest: checks the basics of the running kernel, the kernel's own net
+# selftests about ports (peer-tests.sh), then every kselftest of kportreserve.  Prints
+# TAP lines that check.sh counts.
 #   guest-tests.sh [KPR_VAR=VALUE...]        e.g. KPR_STRESS_SECONDS=60 for the stress test
 #   guest-tests.sh fuzz [KPR_VAR=VALUE...]   only the policy fuzzer (make fuzz)
 fuzz=
@@ -57,6 +58,10 @@ t without_netoff_socket_works sh -c '! nc 127.0.0.1 9 </dev/null 2>&1 |
 kpr_bench --smoke >/tmp/bench.out 2>&1
 echo "KPR-EXIT=$?" >>/tmp/bench.out
 sed 's/^/# kpr_bench: /' /tmp/bench.out
+
+# The kernel's own net selftests about bind and port selection, with no rule and with
+# rules loaded: peer.empty.* and peer.policy.* (peer-tests.sh).
+sh /kselftest/net/peer-tests.sh empty policy
 
 cd /kselftest/kportreserve
 # The lock test freezes the policy until reboot, so it runs last.

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Builds the base initramfs of the test guest: busybox, /init, the kselftests of
-# kportreserve, the netoff sample and the benchmark (bench/), all statically linked.
+# kportreserve, the netoff sample, the benchmark (bench/) and the kernel's own net
+# selftests about bind and port selection (peer-tests.sh), all statically linked.
 #
 #   initramfs.sh OUTPUT.cpio
 
@@ -30,7 +31,8 @@ make -s -C "$KPR_TREE/tools/testing/selftests/kportreserve" OUTPUT="$ksdir" \
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,root,mnt,kselftest/kportreserve}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,root,mnt} \
+	"$root"/kselftest/{kportreserve,net}
 cp "$bb" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$RIG/init" "$root/init"
@@ -45,6 +47,33 @@ ${HOSTCC:-gcc} -Wall -Wextra -O2 -static "$RIG/bench/kpr_bench.c" -o "$root/usr/
 	die "building bench/kpr_bench.c failed"
 ${HOSTCC:-gcc} -Wall -Wextra -Os -static -nostdlib "$RIG/bench/kpr_nop.c" \
 	-o "$root/usr/bin/kpr_nop" || die "building bench/kpr_nop.c failed"
+# The peer suites: tools/testing/selftests/net of the same tree, unchanged, compiled
+# as its Makefile does but statically; kept in the cache and rebuilt when the source
+# or a kselftest header changes.  One that does not build (say, for want of a static
+# library) is left out: the guest reports it as skipped.
+netsrc=$KPR_TREE/tools/testing/selftests/net
+peerdir=$KPR_CACHE/peer-net
+mkdir -p "$peerdir"
+for t in $(sh "$RIG/peer-tests.sh" --list); do
+	src=$netsrc/$t.c
+	if [ ! -f "$src" ]; then
+		echo "initramfs: warning: no $src: peer test $t skipped" >&2
+		continue
+	fi
+	if [ ! "$peerdir/$t" -nt "$src" ] ||
+	   [ ! "$peerdir/$t" -nt "$netsrc/../kselftest_harness.h" ] ||
+	   [ ! "$peerdir/$t" -nt "$netsrc/../kselftest.h" ]; then
+		rm -f "$peerdir/$t"
+		if ! ${HOSTCC:-gcc} -Wall -O2 -D_GNU_SOURCE= -I"$netsrc/.." -static -s "$src" \
+			-lpthread -o "$peerdir/$t" > "$peerdir/$t.log" 2>&1; then
+			echo "initramfs: warning: peer test $t skipped: building $src failed:" >&2
+			grep -m3 error "$peerdir/$t.log" >&2
+			continue
+		fi
+	fi
+	cp "$peerdir/$t" "$root/kselftest/net/"
+done
+cp "$RIG/peer-tests.sh" "$root/kselftest/net/peer-tests.sh"
 printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\nuser:x:1000:\n' > "$root/etc/group"
 (cd "$root" && find . | sort | cpio -o -H newc -R 0:0 --quiet) > "$out.tmp"
