@@ -4,9 +4,12 @@
 # Drives the kportreserve kernel tree: lays the project over a Linux 7.3 tree,
 # configures and builds it.  Called by the top-level Makefile.
 #
-#   kpr.sh tree     sync patches and overlay into the work tree
-#   kpr.sh build    configure (if the fragment changed) and build bzImage
-#   kpr.sh env      print the make variables used for the kernel build
+#   kpr.sh [--debug] tree     sync patches and overlay into the work tree
+#   kpr.sh [--debug] build    configure (if a fragment changed) and build bzImage
+#   kpr.sh [--debug] vars     print the make variables used for the kernel build
+#
+# --debug: the debug kernel (kernel.config + kernel-debug.config: KASAN, lockdep,
+# every LSM...), from the same work tree, in its own output directory (out-debug).
 
 set -euo pipefail
 
@@ -14,7 +17,19 @@ TOP=$(cd "$(dirname "$0")/../../.." && pwd)
 RIG=$TOP/tools/testing/kportreserve
 : "${KPR_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/kportreserve}"
 : "${KPR_TREE:=$KPR_CACHE/tree}"
-: "${KPR_OUT:=$KPR_CACHE/out}"
+DEBUG=
+if [ "${1:-}" = --debug ]; then
+	DEBUG=1
+	shift
+fi
+if [ -n "$DEBUG" ]; then
+	: "${KPR_OUT_DEBUG:=$KPR_CACHE/out-debug}"
+	KPR_OUT=$KPR_OUT_DEBUG
+	FRAGS="$RIG/kernel.config $RIG/kernel-debug.config"
+else
+	: "${KPR_OUT:=$KPR_CACHE/out}"
+	FRAGS="$RIG/kernel.config"
+fi
 : "${JOBS:=$(nproc)}"
 export KPR_CACHE
 
@@ -57,7 +72,7 @@ cmd_tree() {
 	src=$(pristine)
 	if [ ! -e "$KPR_TREE/.kpr-src" ] || [ "$(cat "$KPR_TREE/.kpr-src")" != "$src" ]; then
 		log "creating work tree $KPR_TREE from $src"
-		rm -rf "$KPR_TREE" "$KPR_OUT"
+		rm -rf "$KPR_TREE" "$KPR_CACHE/out" "$KPR_CACHE/out-debug" "$KPR_OUT"
 		mkdir -p "$(dirname "$KPR_TREE")"
 		cp -al "$src" "$KPR_TREE" 2>/dev/null || cp -a "$src" "$KPR_TREE"
 		echo "$src" > "$KPR_TREE/.kpr-src"
@@ -113,26 +128,43 @@ kmake() {
 	make -C "$KPR_TREE" -s $(make_vars) "$@"
 }
 
+# The lines that the fragments ask for, the last one of each symbol winning:
+# "CONFIG_X=..." must be in .config as it is, "# CONFIG_X is not set" must not be set.
+wanted() {
+	# shellcheck disable=SC2086
+	awk '/^CONFIG_[A-Za-z0-9_]+=/ { k = $0; sub(/=.*/, "", k) }
+	     /^# CONFIG_[A-Za-z0-9_]+ is not set$/ { k = $2 }
+	     k != "" { if (!(k in line)) order[n++] = k; line[k] = $0; k = "" }
+	     END { for (i = 0; i < n; i++) print line[order[i]] }' $FRAGS
+}
+
 cmd_config() {
-	local frag=$RIG/kernel.config sum
+	local sum
 	mkdir -p "$KPR_OUT"
-	sum=$(cat "$frag" "$KPR_TREE"/security/kportreserve/Kconfig 2>/dev/null | sha256sum)
+	# shellcheck disable=SC2086
+	sum=$(cat $FRAGS "$KPR_TREE"/security/kportreserve/Kconfig 2>/dev/null | sha256sum)
 	if [ -f "$KPR_OUT/.config" ] &&
 	   [ "$(cat "$KPR_OUT/.kpr-config-sum" 2>/dev/null)" = "$sum" ]; then
 		return 0
 	fi
-	log "configuring (tinyconfig + $(basename "$frag"))"
-	kmake KCONFIG_ALLCONFIG="$frag" tinyconfig >/dev/null
-	# tinyconfig merges tiny.config last, which forces -Os: the fragment has the last word.
-	(cd "$KPR_TREE" && scripts/kconfig/merge_config.sh -m -O "$KPR_OUT" \
-		"$KPR_OUT/.config" "$frag") >/dev/null
+	rm -f "$KPR_OUT/.kpr-config-sum"
+	# shellcheck disable=SC2086
+	log "configuring (tinyconfig + $(for f in $FRAGS; do basename "$f"; done | paste -sd+))"
+	wanted > "$KPR_OUT/.kpr-allconfig"
+	kmake KCONFIG_ALLCONFIG="$KPR_OUT/.kpr-allconfig" tinyconfig >/dev/null
+	# tinyconfig merges tiny.config last, which forces -Os (and SLUB_TINY, which KASAN
+	# excludes): the fragments have the last word.
+	(cd "$KPR_TREE" && scripts/kconfig/merge_config.sh -m -Q -O "$KPR_OUT" \
+		"$KPR_OUT/.config" "$KPR_OUT/.kpr-allconfig") >/dev/null
 	kmake olddefconfig >/dev/null
-	# Every line of the fragment must have survived.
-	local miss=0 l
+	# Every line of the fragments must have survived.
+	local miss=0 l l2
 	while read -r l; do
-		case "$l" in ''|'#'*) continue ;; esac
-		grep -qxF "$l" "$KPR_OUT/.config" || { log "config: $l did not stick"; miss=1; }
-	done < "$frag"
+		case "$l" in
+		'# '*) l2=${l#\# }; ! grep -q "^${l2%% *}=" "$KPR_OUT/.config" ;;
+		*) grep -qxF "$l" "$KPR_OUT/.config" ;;
+		esac || { log "config: $l did not stick"; miss=1; }
+	done < <(wanted)
 	[ $miss = 0 ] || die "config fragment not satisfied (see above)"
 	echo "$sum" > "$KPR_OUT/.kpr-config-sum"
 }
@@ -141,7 +173,7 @@ cmd_build() {
 	cmd_tree
 	cmd_config
 	kmake rustavailable >/dev/null || kmake rustavailable
-	log "building bzImage (log: $KPR_OUT/build.log)"
+	log "building ${DEBUG:+the debug }bzImage (log: $KPR_OUT/build.log)"
 	local t0=$SECONDS
 	if ! kmake -j"$JOBS" bzImage > "$KPR_OUT/build.log" 2>&1; then
 		tail -n 60 "$KPR_OUT/build.log" >&2
@@ -156,5 +188,5 @@ config) cmd_tree; cmd_config ;;
 build) cmd_build ;;
 vars) make_vars ;;
 make) shift; kmake "$@" ;;
-*) die "usage: kpr.sh tree|config|build|vars|make ARGS" ;;
+*) die "usage: kpr.sh [--debug] tree|config|build|vars|make ARGS" ;;
 esac
