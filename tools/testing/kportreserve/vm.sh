@@ -18,14 +18,23 @@
 #   --append ARGS     extra kernel command line
 #   --interactive     console on this terminal, no script (a shell)
 #   --kvm             use KVM if it answers within 20 s (TCG otherwise)
+#   --debug           boot the debug kernel ($KPR_CACHE/out-debug, kernel-debug.config)
+#                     with every LSM in lsm= (--lsm), more memory and a longer timeout
+#   --lsm LIST        lsm= of the debug kernel (default: $DEBUG_LSM below)
 
 set -euo pipefail
 
 : "${KPR_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/kportreserve}"
 : "${KPR_OUT:=$KPR_CACHE/out}"
-kernel=$KPR_OUT/arch/x86/boot/bzImage
-initrd=$KPR_CACHE/initramfs.cpio
-share= results= log=$KPR_CACHE/console.log timeout=900 append= interactive= kvm=
+: "${KPR_OUT_DEBUG:=$KPR_CACHE/out-debug}"
+kernel= initrd=$KPR_CACHE/initramfs.cpio
+share= results= log= timeout= append= interactive= kvm= debug=
+# The debug kernel's LSMs, in order.  SELinux, Smack and AppArmor exclude each other
+# (LSM_FLAG_EXCLUSIVE): one of them per boot.  capability comes first and ima, evm
+# last whatever the list says.  kportreserve sits in the middle, so that its blob
+# offsets are neither 0 nor at the end of a blob.
+DEBUG_LSM=landlock,lockdown,yama,loadpin,safesetid,selinux,tomoyo,kportreserve,ipe,bpf
+lsm=$DEBUG_LSM
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -38,6 +47,8 @@ while [ $# -gt 0 ]; do
 	--append) append=$2; shift 2 ;;
 	--interactive) interactive=1; shift ;;
 	--kvm) kvm=1; shift ;;
+	--debug) debug=1; shift ;;
+	--lsm) lsm=$2; shift 2 ;;
 	--) shift; break ;;
 	-*) echo "vm.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
@@ -45,6 +56,20 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "vm.sh: error: $*" >&2; exit 1; }
+mem=1024
+if [ -n "$debug" ]; then
+	# KASAN, lockdep and kmemleak under TCG: the suite runs 3-10 times slower.
+	: "${kernel:=$KPR_OUT_DEBUG/arch/x86/boot/bzImage}"
+	: "${log:=$KPR_CACHE/console-debug.log}"
+	: "${timeout:=1200}"
+	mem=2048
+	# kmemleak.min_unref_scans=2: a leak is an object unreferenced in two scans in a row.
+	# log_buf_len: the rig checks grep dmesg for boot messages, and this kernel says more.
+	append="lsm=$lsm kpr.debug=1 kmemleak.min_unref_scans=2 log_buf_len=4M $append"
+fi
+: "${kernel:=$KPR_OUT/arch/x86/boot/bzImage}"
+: "${log:=$KPR_CACHE/console.log}"
+: "${timeout:=900}"
 [ -f "$kernel" ] || die "no kernel at $kernel (run 'make build' first)"
 [ -f "$initrd" ] || die "no initramfs at $initrd (run 'make initramfs' first)"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (make setup)"
@@ -68,7 +93,7 @@ cat "$initrd" "$tmp/extra.cpio" > "$tmp/initrd.cpio"
 accel=tcg
 if [ -n "$kvm" ] && [ -w /dev/kvm ]; then
 	if timeout 20 qemu-system-x86_64 -accel kvm -kernel "$kernel" -initrd "$tmp/initrd.cpio" \
-		-append "console=ttyS0 rdinit=/init kpr.probe=1 panic=-1" -m 256 -nographic \
+		-append "console=ttyS0 rdinit=/init kpr.probe=1 panic=-1" -m "$mem" -nographic \
 		-no-reboot 2>/dev/null | grep -q 'KPR-PROBE-OK'; then
 		accel=kvm
 	else
@@ -76,7 +101,7 @@ if [ -n "$kvm" ] && [ -w /dev/kvm ]; then
 	fi
 fi
 
-args=(-accel "$accel" -cpu max -smp 2 -m 1024 -kernel "$kernel" -initrd "$tmp/initrd.cpio"
+args=(-accel "$accel" -cpu max -smp 2 -m "$mem" -kernel "$kernel" -initrd "$tmp/initrd.cpio"
       -no-reboot -display none -monitor none)
 cmdline="console=ttyS0 rdinit=/init panic=-1 oops=panic $append"
 if [ -n "$share" ]; then
