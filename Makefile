@@ -3,7 +3,8 @@
 # kportreserve: build, boot and test the LSM on a Linux 7.3 tree.
 #
 #   make run      build everything, boot the kernel in QEMU, show a demo
-#   make check    lint + build + every test; ends with "N passed, N failed"
+#   make check    lint + build + every test on the test kernel, then every test on
+#                 the debug kernel (KASAN, lockdep, every LSM); ends with "N passed, N failed"
 #   make bench    boot kportreserve on and off in turn, benchmark, write out/bench/
 #   make fuzz     the policy fuzzer alone, 1,000,000 lines; prints its figures
 #
@@ -18,6 +19,7 @@
 #   BENCH_OUT=DIR   make bench: where results go (default out/bench)
 #   KPR_STRESS_SECONDS=N, KPR_STRESS_SEED=N   the stress test of make check (default 10 s)
 #   KPR_FUZZ_LINES=N, KPR_FUZZ_SECONDS=N, KPR_FUZZ_SEED=N   the policy fuzzer
+#   DEBUG_KERNEL=0  make check without the debug kernel (quick local runs)
 
 RIG := tools/testing/kportreserve
 # rustup's toolchain, also when the caller's PATH lacks it (e.g. a non-login shell).
@@ -26,14 +28,16 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 endif
 export KSRC KPR_CACHE JOBS RUST_LIB_SRC BENCH_PAIRS BENCH_SCALE BENCH_OUT BENCH_ARGS
 export KPR_STRESS_SECONDS KPR_STRESS_SEED KPR_FUZZ_LINES KPR_FUZZ_SECONDS KPR_FUZZ_SEED
+export DEBUG_KERNEL
 KPR_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kportreserve
 
-.PHONY: all setup tree build initramfs run shell check fuzz bench lint clean help
+.PHONY: all setup tree build build-debug initramfs run shell shell-debug check fuzz bench lint \
+	clean help
 
 all: build
 
 help:
-	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(RIG)/setup.sh host
@@ -47,6 +51,9 @@ tree: setup
 build: setup
 	@$(RIG)/kpr.sh build
 
+build-debug: setup
+	@$(RIG)/kpr.sh --debug build
+
 initramfs: build
 	@$(RIG)/initramfs.sh $(KPR_CACHE)/initramfs.cpio >/dev/null
 
@@ -58,6 +65,9 @@ run: initramfs
 
 shell: initramfs
 	@$(RIG)/vm.sh $(VMFLAGS) --interactive
+
+shell-debug: initramfs build-debug
+	@$(RIG)/vm.sh $(VMFLAGS) --debug --interactive
 
 lint: build
 	@$(RIG)/lint.sh
@@ -73,4 +83,4 @@ bench: setup
 	@$(RIG)/bench.sh
 
 clean:
-	rm -rf $(KPR_CACHE)/tree $(KPR_CACHE)/out $(KPR_CACHE)/kselftest
+	rm -rf $(KPR_CACHE)/tree $(KPR_CACHE)/out $(KPR_CACHE)/out-debug $(KPR_CACHE)/kselftest

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make check: lint, build, boot the test kernel, run every test, print one closing line.
+# make check: lint, build, boot the test kernel, run every test, then build and boot the
+# debug kernel (kernel-debug.config) and run every test again; print one closing line.
+# DEBUG_KERNEL=0 skips the debug kernel (quick local runs; CI runs it).
 # The stress test and the policy fuzzer are time-boxed; KPR_STRESS_SECONDS, KPR_STRESS_SEED,
 # KPR_FUZZ_LINES, KPR_FUZZ_SECONDS and KPR_FUZZ_SEED reach the guest.
 #
@@ -13,6 +15,7 @@ set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../../.." && pwd)
 RIG=$TOP/tools/testing/kportreserve
 : "${KPR_CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/kportreserve}"
+: "${DEBUG_KERNEL:=1}"
 export KPR_CACHE
 
 # The test knobs, for the guest (guest-tests.sh exports them).
@@ -41,14 +44,24 @@ fi
 "$RIG/lint.sh" > /dev/null
 "$RIG/initramfs.sh" "$KPR_CACHE/initramfs.cpio" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
+# boot NAME SUFFIX VM-OPTIONS...: runs guest-tests.sh; results and console in the cache.
+boot() {
+	local name=$1 res=$KPR_CACHE/results$2.txt log=$KPR_CACHE/console$2.log t0=$SECONDS rc
+	shift 2
+	: > "$res"
+	: > "$log"
+	"$RIG/vm.sh" ${VMFLAGS:-} "$@" --results "$res" --log "$log" "$RIG/guest-tests.sh" \
+		"${knobs[@]}"
+	rc=$?
+	echo "check: $name: guest ran for $((SECONDS - t0)) s (exit $rc); results: $res;" \
+		"console: $log"
+	grep -E '^(not ok|#.*(FAIL|fail))' "$res" | head -n 40
+}
+
+extra=$((${KPR_STRESS_SECONDS:-0} + ${KPR_FUZZ_SECONDS:-0}))
+boot "test kernel" "" --timeout $((900 + extra))
 res=$KPR_CACHE/results.txt
 log=$KPR_CACHE/console.log
-t0=$SECONDS
-"$RIG/vm.sh" ${VMFLAGS:-} --timeout $((900 + ${KPR_STRESS_SECONDS:-0} + ${KPR_FUZZ_SECONDS:-0})) \
-	--results "$res" --log "$log" "$RIG/guest-tests.sh" "${knobs[@]}"
-rc=$?
-echo "check: guest ran for $((SECONDS - t0)) s (exit $rc); results: $res; console: $log"
-grep -E '^(not ok|#.*(FAIL|fail))' "$res" | head -n 40
 
 # The benchmark's smoke run, which the guest printed as "# kpr_bench: " lines.
 bench=$KPR_CACHE/bench-smoke
@@ -66,5 +79,20 @@ sed -n 's/^# kpr_bench: //p' "$res" > "$bench.out"
 } > "$bench.tap"
 grep -A20 '^not ok' "$bench.tap"
 
+runs=(console=1 "$log" console=0 "$KPR_CACHE/lint.tap" "$res" "$bench.tap")
+if [ "$DEBUG_KERNEL" != 0 ]; then
+	t0=$SECONDS
+	if "$RIG/kpr.sh" --debug build; then
+		echo "check: debug kernel: built in $((SECONDS - t0)) s"
+		boot "debug kernel" -debug --debug --timeout $((1200 + 3 * extra))
+	else
+		# Counted as a failed run: no KUnit results, no exit status.
+		: > "$KPR_CACHE/results-debug.txt"
+		: > "$KPR_CACHE/console-debug.log"
+	fi
+	runs+=(run=debug. console=1 "$KPR_CACHE/console-debug.log"
+	       console=0 "$KPR_CACHE/results-debug.txt")
+fi
+
 grep '^not ok' -A20 "$KPR_CACHE/lint.tap"
-awk -f "$RIG/summarize.awk" "$log" "$KPR_CACHE/lint.tap" "$res" "$bench.tap"
+awk -f "$RIG/summarize.awk" "${runs[@]}"
