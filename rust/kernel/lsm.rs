@@ -531,6 +531,16 @@ pub fn capable(cap: u32) -> bool {
 #[repr(transparent)]
 pub struct Sock(Opaque<bindings::sock>);
 
+// The fields of `struct sock` that `Sock` reads must be where the C compiler put them. A
+// member that bindgen misses (an anonymous tagged struct, as `socket_lock_t` had) shifts
+// every field after it, in some configurations only: fail the build instead.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<bindings::sock>() == bindings::SOCK_SIZE);
+    assert!(offset_of!(bindings::sock, sk_type) == bindings::SOCK_SK_TYPE);
+    assert!(offset_of!(bindings::sock, sk_protocol) == bindings::SOCK_SK_PROTOCOL);
+};
+
 impl Sock {
     /// # Safety
     ///
