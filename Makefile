@@ -17,6 +17,7 @@
 #   BENCH_PAIRS=N   make bench: on/off boot pairs (default 5)
 #   BENCH_SCALE=X   make bench: length of every measurement, times X (default 1)
 #   BENCH_OUT=DIR   make bench: where results go (default out/bench)
+#   BENCH_CLOCK=C   make bench: icount (default: instructions, immune to host load) or tsc
 #   KPR_STRESS_SECONDS=N, KPR_STRESS_SEED=N   the stress test of make check (default 10 s)
 #   KPR_FUZZ_LINES=N, KPR_FUZZ_SECONDS=N, KPR_FUZZ_SEED=N   the policy fuzzer
 #   DEBUG_KERNEL=0  make check without the debug kernel (quick local runs)
@@ -26,7 +27,7 @@ RIG := tools/testing/kportreserve
 ifeq ($(shell command -v rustc),)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 endif
-export KSRC KPR_CACHE JOBS RUST_LIB_SRC BENCH_PAIRS BENCH_SCALE BENCH_OUT BENCH_ARGS
+export KSRC KPR_CACHE JOBS RUST_LIB_SRC BENCH_PAIRS BENCH_SCALE BENCH_OUT BENCH_ARGS BENCH_CLOCK
 export KPR_STRESS_SECONDS KPR_STRESS_SEED KPR_FUZZ_LINES KPR_FUZZ_SECONDS KPR_FUZZ_SEED
 export DEBUG_KERNEL
 KPR_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kportreserve
@@ -37,7 +38,7 @@ KPR_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kportreserve
 all: build
 
 help:
-	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,24p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(RIG)/setup.sh host

@@ -12,6 +12,10 @@
 #                   (default 1; 0.2 for a quick look)
 #   BENCH_OUT=DIR   where the results go (default: out/bench in the repository)
 #   BENCH_ARGS=...  more options for kpr_bench, e.g. "--only load,read"
+#   BENCH_CLOCK=C   icount (default): QEMU counts guest instructions (vm.sh --icount) and
+#                   the guest's TSC reads that count, 1 ns of virtual time per instruction,
+#                   so a result does not depend on the host's load or speed;
+#                   tsc: wall time, the host's TSC, as a cross-check
 #   KPR_LOCK=FILE   hold this lock (flock(1)) around the kernel build and each boot,
 #                   when other builds or boots share the machine
 #
@@ -30,11 +34,13 @@ RIG=$TOP/tools/testing/kportreserve
 : "${BENCH_SCALE:=1}"
 : "${BENCH_OUT:=$TOP/out/bench}"
 : "${BENCH_ARGS:=}"
+: "${BENCH_CLOCK:=icount}"
 export KPR_CACHE KPR_OUT
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
+case "$BENCH_CLOCK" in icount|tsc) ;; *) die "BENCH_CLOCK=$BENCH_CLOCK: icount or tsc" ;; esac
 case "$BENCH_PAIRS" in ''|*[!0-9]*|0) die "BENCH_PAIRS=$BENCH_PAIRS: need a number >= 1" ;; esac
 awk -v s="$BENCH_SCALE" 'BEGIN { exit !(s + 0 > 0) }' ||
 	die "BENCH_SCALE=$BENCH_SCALE: need a number > 0"
@@ -80,9 +86,17 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ${HOSTCC:-gcc} -Wall -Wextra -O2 "$RIG/bench/kpr_bench.c" -o "$tmp/kpr_bench" ||
 	die "building bench/kpr_bench.c for the host failed"
-tsc_mhz=$("$tmp/kpr_bench" --calibrate | sed -n 's/.*"tsc_mhz":\([0-9.e+]*\).*/\1/p')
-[ -n "$tsc_mhz" ] || die "calibrating the TSC on the host failed"
-log "host TSC: $tsc_mhz MHz"
+vmclock=
+if [ "$BENCH_CLOCK" = icount ]; then
+	# -icount shift=0: the guest's TSC is QEMU's virtual clock, one tick per instruction.
+	tsc_mhz=1000
+	vmclock=--icount
+	log "clock: icount, 1 ns of virtual time per guest instruction"
+else
+	tsc_mhz=$("$tmp/kpr_bench" --calibrate | sed -n 's/.*"tsc_mhz":\([0-9.e+]*\).*/\1/p')
+	[ -n "$tsc_mhz" ] || die "calibrating the TSC on the host failed"
+	log "host TSC: $tsc_mhz MHz"
+fi
 
 # kunit.enable=0: the KUnit suites ran in 'make check'; here they only cost boot time.
 # tsc=unstable: under TCG the kernel's calibration of the TSC against the PIT fails in
@@ -105,7 +119,7 @@ for i in $(seq 1 "$BENCH_PAIRS"); do
 		t0=$SECONDS
 		set +e
 		# shellcheck disable=SC2086 # VMFLAGS: words, as in check.sh
-		"$RIG/vm.sh" ${VMFLAGS:-} --timeout "$timeout" \
+		"$RIG/vm.sh" ${VMFLAGS:-} ${vmclock:+"$vmclock"} --timeout "$timeout" \
 			--append "lsm=$lsm $append_common" \
 			--results "$BENCH_OUT/$name.txt" --log "$console" \
 			"$RIG/bench/guest-bench.sh" "${args[@]}" 9>&-
@@ -127,7 +141,7 @@ done
 
 wall=$((SECONDS - t_start))
 python3 "$RIG/bench/report.py" --out "$BENCH_OUT" --wall "$((wall - lock_wait))" \
-	--lock-wait "$lock_wait" --tsc-mhz "$tsc_mhz" \
+	--lock-wait "$lock_wait" --tsc-mhz "$tsc_mhz" --clock "$BENCH_CLOCK" \
 	--git "$rev" --date "$date" \
 	"$BENCH_OUT"/boot-*.txt || failed=1
 log "results: $BENCH_OUT/results.json, table: $BENCH_OUT/table.md ($((wall - lock_wait)) s" \

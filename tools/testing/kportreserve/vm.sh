@@ -21,6 +21,9 @@
 #   --debug           boot the debug kernel ($KPR_CACHE/out-debug, kernel-debug.config)
 #                     with every LSM in lsm= (--lsm), more memory and a longer timeout
 #   --lsm LIST        lsm= of the debug kernel (default: $DEBUG_LSM below)
+#   --icount          TCG with a virtual clock that counts instructions (-icount shift=0):
+#                     the guest's TSC then ticks once per instruction executed, whatever
+#                     the host's load (make bench, BENCH_CLOCK=icount)
 
 set -euo pipefail
 
@@ -28,7 +31,7 @@ set -euo pipefail
 : "${KPR_OUT:=$KPR_CACHE/out}"
 : "${KPR_OUT_DEBUG:=$KPR_CACHE/out-debug}"
 kernel= initrd=$KPR_CACHE/initramfs.cpio
-share= results= log= timeout= append= interactive= kvm= debug=
+share= results= log= timeout= append= interactive= kvm= debug= icount=
 # The debug kernel's LSMs, in order.  SELinux, Smack and AppArmor exclude each other
 # (LSM_FLAG_EXCLUSIVE): one of them per boot.  capability comes first and ima, evm
 # last whatever the list says.  kportreserve sits in the middle, so that its blob
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--append) append=$2; shift 2 ;;
 	--interactive) interactive=1; shift ;;
 	--kvm) kvm=1; shift ;;
+	--icount) icount=1; shift ;;
 	--debug) debug=1; shift ;;
 	--lsm) lsm=$2; shift 2 ;;
 	--) shift; break ;;
@@ -91,6 +95,9 @@ fi
 cat "$initrd" "$tmp/extra.cpio" > "$tmp/initrd.cpio"
 
 accel=tcg
+if [ -n "$kvm" ] && [ -n "$icount" ]; then
+	die "--kvm and --icount exclude each other"
+fi
 if [ -n "$kvm" ] && [ -w /dev/kvm ]; then
 	if timeout 20 qemu-system-x86_64 -accel kvm -kernel "$kernel" -initrd "$tmp/initrd.cpio" \
 		-append "console=ttyS0 rdinit=/init kpr.probe=1 panic=-1" -m "$mem" -nographic \
@@ -103,6 +110,12 @@ fi
 
 args=(-accel "$accel" -cpu max -smp 2 -m "$mem" -kernel "$kernel" -initrd "$tmp/initrd.cpio"
       -no-reboot -display none -monitor none)
+if [ -n "$icount" ]; then
+	# shift=0: one instruction, one nanosecond of virtual time.  sleep=off: an idle guest
+	# jumps to its next timer instead of waiting for the host's clock.  QEMU warns when
+	# an idle guest has no timer at all; that is harmless here.
+	args+=(-icount "shift=0,sleep=off,align=off")
+fi
 cmdline="console=ttyS0 rdinit=/init panic=-1 oops=panic $append"
 if [ -n "$share" ]; then
 	args+=(-virtfs "local,path=$share,mount_tag=host,security_model=none,id=host")

@@ -298,6 +298,8 @@ def main():
     ap.add_argument("--wall", type=int, help="seconds the run took, without lock waits")
     ap.add_argument("--lock-wait", type=int, default=0, help="seconds spent waiting for KPR_LOCK")
     ap.add_argument("--tsc-mhz", type=float)
+    ap.add_argument("--clock", default="tsc", choices=["tsc", "icount"],
+                    help="what the guest's TSC counted (bench.sh BENCH_CLOCK)")
     ap.add_argument("--git", default="unknown")
     ap.add_argument("--date", help="when the run started (default: now)")
     ap.add_argument("--check", metavar="FILE")
@@ -318,7 +320,7 @@ def main():
         "kernel_build": first.get("kernel_build"), "accel": first.get("hypervisor"),
         "host_cpu": host_cpu(), "host_cpus": os.cpu_count(),
         "guest_cpu": first.get("cpu"), "guest_cpus": first.get("ncpu"),
-        "tsc_mhz": a.tsc_mhz, "pairs": len(rep.pairs), "boots": len(boots),
+        "tsc_mhz": a.tsc_mhz, "clock": a.clock, "pairs": len(rep.pairs), "boots": len(boots),
         "scale": first.get("scale"), "wall_s": a.wall, "lock_wait_s": a.lock_wait,
         "lsm_on": next((b["meta"]["lsm"] for b in rep.on if b["meta"]), None),
         "lsm_off": next((b["meta"]["lsm"] for b in rep.off if b["meta"]), None),
@@ -334,6 +336,8 @@ def main():
     head = (f"kportreserve benchmark, {date}: kernel {meta['kernel']} ({a.git}), "
             f"{meta['accel']} on {meta['host_cpu']} ({meta['host_cpus']} CPUs), "
             f"{len(rep.pairs)} on/off boot pairs, scale {meta['scale']}"
+            + (", clock: icount (virtual time, 1 ns per guest instruction)"
+               if a.clock == "icount" else ", clock: the host's TSC (wall time)")
             + (f", {a.wall // 60} min {a.wall % 60} s" if a.wall is not None else "")
             + (f" (and {a.lock_wait} s waiting for the lock)" if a.lock_wait else ""))
     table = rep.table()
