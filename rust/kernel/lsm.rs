@@ -155,14 +155,12 @@ pub trait Hooks: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// `inet_port_reserved`: must automatic port selection skip `port` in the namespace?
-    ///
-    /// `init_net` tells whether the namespace is the initial one.
+    /// `inet_port_reserved`: must automatic port selection skip `port` in `net`?
     ///
     /// # Context
     ///
     /// Atomic: called with spinlocks held, for each candidate port.
-    fn inet_port_reserved(_init_net: bool, _port: u16) -> bool {
+    fn inet_port_reserved(_net: &Net, _port: u16) -> bool {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -603,6 +601,32 @@ impl Sock {
     }
 }
 
+/// A network namespace (`struct net`) as an LSM hook sees it.
+///
+/// # Invariants
+///
+/// References only come from `Net::from_raw`, for a live namespace.
+#[repr(transparent)]
+pub struct Net(Opaque<bindings::net>);
+
+impl Net {
+    /// # Safety
+    ///
+    /// `ptr` is a live network namespace, which stays live for `'a`.
+    #[inline]
+    unsafe fn from_raw<'a>(ptr: *const bindings::net) -> &'a Self {
+        // SAFETY: `Net` is a transparent wrapper; the caller guarantees liveness.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// True for the initial network namespace, `init_net`.
+    #[inline]
+    pub fn is_init(&self) -> bool {
+        // SAFETY: The namespace is live (type invariants).
+        unsafe { bindings::lsm_net_is_init(self.0.get()) }
+    }
+}
+
 /// A socket (`struct socket`) as an LSM hook sees it.
 ///
 /// # Invariants
@@ -687,39 +711,69 @@ impl Key {
 /// assert_eq!(SockAddr::from_bytes(&raw[..3]).inet_port(), None);
 /// assert_eq!(SockAddr::from_bytes(&[]).family(), None);
 /// ```
-pub struct SockAddr<'a>(&'a [u8]);
+///
+/// # Invariants
+///
+/// Unless `ptr` is null or `len <= 0`, `ptr` is valid for reads of `len` bytes for `'a`.
+pub struct SockAddr<'a> {
+    ptr: *const u8,
+    len: c_int,
+    _p: PhantomData<&'a [u8]>,
+}
 
 impl<'a> SockAddr<'a> {
     /// # Safety
     ///
-    /// `ptr` is valid for reads of `len` bytes for `'a` (or `len <= 0`).
+    /// Unless `ptr` is null or `len <= 0`, `ptr` is valid for reads of `len` bytes for `'a`.
+    ///
+    /// Nothing is checked or read here: most hooks never look at the address, and the adapters
+    /// run on every `bind()`, `connect()` and send with an address.
     #[inline]
     unsafe fn from_raw(ptr: *const c_void, len: c_int) -> Self {
-        let len = usize::try_from(len).unwrap_or(0);
-        if ptr.is_null() || len == 0 {
-            return Self(&[]);
+        // INVARIANT: By the safety requirements.
+        Self {
+            ptr: ptr.cast(),
+            len,
+            _p: PhantomData,
         }
-        // SAFETY: By the safety requirements.
-        Self(unsafe { core::slice::from_raw_parts(ptr.cast(), len) })
     }
 
     /// Wraps raw address bytes, for tests.
     #[inline]
     pub fn from_bytes(bytes: &'a [u8]) -> Self {
-        Self(bytes)
+        // INVARIANT: `bytes` is valid for `'a`; a longer slice than `c_int` allows is cut short.
+        Self {
+            ptr: bytes.as_ptr(),
+            len: c_int::try_from(bytes.len()).unwrap_or(c_int::MAX),
+            _p: PhantomData,
+        }
+    }
+
+    /// The address, as bytes.
+    #[inline]
+    fn bytes(&self) -> &'a [u8] {
+        match usize::try_from(self.len) {
+            Ok(len) if len > 0 && !self.ptr.is_null() => {
+                // SAFETY: By the type invariants.
+                unsafe { core::slice::from_raw_parts(self.ptr, len) }
+            }
+            _ => &[],
+        }
     }
 
     /// The address family, if the address is long enough to have one.
     #[inline]
     pub fn family(&self) -> Option<u16> {
-        Some(u16::from_ne_bytes([*self.0.first()?, *self.0.get(1)?]))
+        let b = self.bytes();
+        Some(u16::from_ne_bytes([*b.first()?, *b.get(1)?]))
     }
 
     /// The port (host order) of a `sockaddr_in` or `sockaddr_in6` layout, which both keep it
     /// in bytes 2 and 3; `None` if the address is too short.
     #[inline]
     pub fn inet_port(&self) -> Option<u16> {
-        Some(u16::from_be_bytes([*self.0.get(2)?, *self.0.get(3)?]))
+        let b = self.bytes();
+        Some(u16::from_be_bytes([*b.get(2)?, *b.get(3)?]))
     }
 
     /// The port (host order) of the transport address in a `struct sockaddr_rxrpc`, where an
@@ -727,19 +781,20 @@ impl<'a> SockAddr<'a> {
     #[inline]
     pub fn rxrpc_transport_port(&self) -> Option<u16> {
         let at = core::mem::offset_of!(bindings::sockaddr_rxrpc, transport) + 2;
-        Some(u16::from_be_bytes([*self.0.get(at)?, *self.0.get(at + 1)?]))
+        let b = self.bytes();
+        Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
     }
 
     /// The length in bytes.
     #[inline]
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.bytes().len()
     }
 
     /// True for an empty address.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.bytes().is_empty()
     }
 }
 
@@ -932,8 +987,8 @@ pub mod adapters {
         port: c_ushort,
     ) -> c_int {
         // SAFETY: `net` is live during the hook.
-        let init = unsafe { bindings::lsm_net_is_init(net) };
-        c_int::from(T::inet_port_reserved(init, port))
+        let net = unsafe { Net::from_raw(net) };
+        c_int::from(T::inet_port_reserved(net, port))
     }
 
     /// # Safety
