@@ -39,8 +39,12 @@ pub(crate) struct KPortReserve;
 type Cx<'a> = Context<'a, KPortReserve>;
 
 impl lsm::Hooks for KPortReserve {
+    // The socket hooks run on every socket(), bind(), connect() and send with an address, and
+    // their common case is a test or two: `#[inline]` lets the compiler fold each into the
+    // adapter that the LSM framework calls, one call fewer per hook.
     type Cred = cred::KprCred;
 
+    #[inline]
     fn socket_create(
         cx: &mut Cx<'_>,
         family: i32,
@@ -51,26 +55,32 @@ impl lsm::Hooks for KPortReserve {
         netoff::socket_create(netoff::is_off(cx), family, kern)
     }
 
+    #[inline]
     fn socket_bind(cx: &mut Cx<'_>, sock: &Socket, addr: &SockAddr<'_>) -> Result {
         net::socket_bind(cx, sock, addr)
     }
 
+    #[inline]
     fn socket_connect(cx: &mut Cx<'_>, sock: &Socket, _addr: &SockAddr<'_>) -> Result {
         netoff::socket_use(netoff::is_off(cx), sock)
     }
 
+    #[inline]
     fn socket_listen(cx: &mut Cx<'_>, sock: &Socket) -> Result {
         netoff::socket_use(netoff::is_off(cx), sock)
     }
 
-    fn inet_port_reserved(init_net: bool, port: u16) -> bool {
-        net::inet_port_reserved(init_net, port)
+    #[inline]
+    fn inet_port_reserved(net: &lsm::Net, port: u16) -> bool {
+        net::inet_port_reserved(net, port)
     }
 
+    #[inline]
     fn inet_bind_port(cx: &mut Cx<'_>, sk: &Sock, port: u16) -> Result {
         net::inet_bind_port(cx, sk, port)
     }
 
+    #[inline]
     fn socket_sendmsg(
         cx: &mut Cx<'_>,
         sock: &Socket,

@@ -41,13 +41,9 @@ fn inet_proto(protocol: u16) -> Option<Proto> {
 /// `AF_RXRPC` (a UDP transport). `inet_bind_port` sees only that kernel socket, so the user's
 /// socket is checked here. A TCP or UDP socket's own bind is checked once, by `inet_bind_port`,
 /// with the port it really takes; raw sockets take no port.
-fn bind_target(sk: &Sock, addr: &SockAddr<'_>) -> Option<(Proto, u16)> {
-    let protocol = u32::from(sk.protocol());
-    // Plain TCP and UDP first, the common case: no other family that matters here has these
-    // protocol numbers (SMC's are 0 and 1, rxrpc's are the transport's family, 2 or 10).
-    if protocol == bindings::IPPROTO_TCP || protocol == bindings::IPPROTO_UDP {
-        return None;
-    }
+///
+/// Not for plain TCP and UDP sockets (see [`socket_bind`]).
+fn bind_target(sk: &Sock, protocol: u32, addr: &SockAddr<'_>) -> Option<(Proto, u16)> {
     match u32::from(sk.family()) {
         bindings::AF_INET | bindings::AF_INET6 => match protocol {
             bindings::IPPROTO_MPTCP | bindings::IPPROTO_SMC => {
@@ -63,6 +59,10 @@ fn bind_target(sk: &Sock, addr: &SockAddr<'_>) -> Option<(Proto, u16)> {
 
 /// `bind()`: refuses a reserved port to every program that the rules do not name, for the
 /// protocols that bind through a kernel socket (see [`bind_target`]).
+///
+/// Inline, and a few tests in the common case: a plain TCP or UDP socket of a task with
+/// network access.
+#[inline]
 pub(crate) fn socket_bind(
     cx: &mut Context<'_, KPortReserve>,
     sock: &Socket,
@@ -70,10 +70,25 @@ pub(crate) fn socket_bind(
 ) -> Result {
     netoff::socket_use(netoff::is_off(cx), sock)?;
     let sk = sock.sk();
-    if sk.is_kernel() {
+    let protocol = u32::from(sk.protocol());
+    // Plain TCP and UDP first: `inet_bind_port` checks the port that they really take. No other
+    // family that matters here has these protocol numbers (SMC's are 0 and 1, rxrpc's are the
+    // transport's family, 2 or 10).
+    if protocol == bindings::IPPROTO_TCP || protocol == bindings::IPPROTO_UDP || sk.is_kernel() {
         return Ok(());
     }
-    match bind_target(sk, addr) {
+    socket_bind_other(cx, sk, protocol, addr)
+}
+
+/// The rest of [`socket_bind`], out of line: MPTCP, SMC, rxrpc and the other protocols.
+#[inline(never)]
+fn socket_bind_other(
+    cx: &Context<'_, KPortReserve>,
+    sk: &Sock,
+    protocol: u32,
+    addr: &SockAddr<'_>,
+) -> Result {
+    match bind_target(sk, protocol, addr) {
         // Port 0 asks for automatic selection, which skips reserved ports (see
         // `inet_port_reserved`).
         None | Some((_, 0)) => Ok(()),
@@ -185,8 +200,15 @@ impl kernel::fmt::Display for BStr<'_> {
 ///
 /// Called for every candidate port of a selection, in atomic context: the common case is one bit
 /// test, with no lock and no allocation.
-pub(crate) fn inet_port_reserved(init_net: bool, port: u16) -> bool {
-    if !init_net || !policy::maybe_reserved_any(port) {
+#[inline]
+pub(crate) fn inet_port_reserved(net: &lsm::Net, port: u16) -> bool {
+    policy::maybe_reserved_any(port) && port_reserved(net, port)
+}
+
+/// The slow path of [`inet_port_reserved`], out of line: `port` may be reserved.
+#[inline(never)]
+fn port_reserved(net: &lsm::Net, port: u16) -> bool {
+    if !net.is_init() {
         return false;
     }
     let guard = rcu::read_lock();

@@ -45,11 +45,16 @@ static EVER_OFF: AtomicFlag = AtomicFlag::new(false);
 
 /// True if the current task has no network access: its credential says so, or its process
 /// gave it up for all its threads.
+///
+/// Every network hook asks first: the common case is inline, and one load.
 #[inline]
 pub(crate) fn is_off(cx: &Context<'_, KPortReserve>) -> bool {
-    if !EVER_OFF.load(Relaxed) {
-        return false;
-    }
+    EVER_OFF.load(Relaxed) && task_gave_up_network(cx)
+}
+
+/// The rest of [`is_off`], out of line: some task gave up network access.
+#[inline(never)]
+fn task_gave_up_network(cx: &Context<'_, KPortReserve>) -> bool {
     cx.cred().network_off()
         || (cx.task_flags().get() | cx.leader_task_flags().get()) & TASK_NETWORK_OFF != 0
 }

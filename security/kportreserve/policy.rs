@@ -48,28 +48,38 @@ pub(crate) static POLICY: RcuBox<Arc<Policy>> = RcuBox::new();
 
 const WORDS_PER_PROTO: usize = NR_PORTS / 64;
 
-/// A superset of the ports that the policy in force reserves, one bit per port and protocol.
+/// The plane of [`RESERVED`] for a port reserved for either protocol.
+const ANY: usize = 2;
+
+/// A superset of the ports that the policy in force reserves, one bit per port, in three planes
+/// of [`WORDS_PER_PROTO`] words: TCP, UDP and either (for automatic port selection, which does
+/// not know the protocol: one load instead of two).
 ///
 /// The hooks test it before anything else, so that a bind or an automatic port selection that
 /// involves no reserved port, the common case, takes no lock and reads no snapshot: one load.
 /// When a bit is set, the snapshot has the answer. [`publish`] keeps the bit of a port set
 /// whenever a snapshot that a hook may still read reserves the port.
-static RESERVED: [Atomic<u64>; 2 * WORDS_PER_PROTO] =
-    [const { Atomic::new(0) }; 2 * WORDS_PER_PROTO];
+static RESERVED: [Atomic<u64>; 3 * WORDS_PER_PROTO] =
+    [const { Atomic::new(0) }; 3 * WORDS_PER_PROTO];
 
 /// True if `port` of `proto` may be reserved: if not, it is not. No lock, no allocation.
 #[inline]
 pub(crate) fn maybe_reserved(proto: Proto, port: u16) -> bool {
-    let i = proto as usize * WORDS_PER_PROTO + usize::from(port) / 64;
-    RESERVED
-        .get(i)
-        .is_some_and(|w| w.load(Relaxed) & (1 << (port % 64)) != 0)
+    maybe_reserved_in(proto as usize, port)
 }
 
 /// True if `port` may be reserved for either protocol (see [`maybe_reserved`]).
 #[inline]
 pub(crate) fn maybe_reserved_any(port: u16) -> bool {
-    maybe_reserved(Proto::Tcp, port) || maybe_reserved(Proto::Udp, port)
+    maybe_reserved_in(ANY, port)
+}
+
+#[inline]
+fn maybe_reserved_in(plane: usize, port: u16) -> bool {
+    let i = plane * WORDS_PER_PROTO + usize::from(port) / 64;
+    RESERVED
+        .get(i)
+        .is_some_and(|w| w.load(Relaxed) & (1 << (port % 64)) != 0)
 }
 
 /// Makes `policy` the policy in force.
@@ -83,7 +93,11 @@ pub(crate) fn maybe_reserved_any(port: u16) -> bool {
 /// writer of the policy calls it.
 pub(crate) fn publish(policy: Arc<Policy>) -> Result {
     let boxed = KBox::new(policy.clone(), GFP_KERNEL)?;
-    let word = |i: usize| policy.map.get(i).copied().unwrap_or(0);
+    let map = |i: usize| policy.map.get(i).copied().unwrap_or(0);
+    let word = |i: usize| match i.checked_sub(ANY * WORDS_PER_PROTO) {
+        Some(j) => map(j) | map(WORDS_PER_PROTO + j),
+        None => map(i),
+    };
     // The one writer: nobody else stores to `RESERVED` meanwhile.
     for (i, w) in RESERVED.iter().enumerate() {
         w.store(w.load(Relaxed) | word(i), Relaxed);
