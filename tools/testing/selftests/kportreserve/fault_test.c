@@ -52,7 +52,8 @@ static int write_str(const char *path, const char *s)
 
 /*
  * Lets failslab and fail_page_alloc fail sleeping allocations too (they
- * skip them by default), with no other limit than fail-nth.
+ * skip them by default), with no other limit than fail-nth, and log each
+ * failure in one line.
  */
 static int setup_fault_injection(void)
 {
@@ -72,6 +73,12 @@ static int setup_fault_injection(void)
 			return -ENOENT;
 	}
 	write_str(DEBUGFS "/fail_page_alloc/min-order", "0");
+	/*
+	 * One line per injected failure, no stack trace: the rig fails a
+	 * run whose console has a call trace, as it would for a real splat.
+	 */
+	write_str(DEBUGFS "/failslab/verbose", "1");
+	write_str(DEBUGFS "/fail_page_alloc/verbose", "1");
 	return 0;
 }
 
