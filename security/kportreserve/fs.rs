@@ -12,8 +12,10 @@ use crate::{
     grammar::{
         parse_line,
         Line,
-        MAX_TEXT_LINE,
-        OUT_OF_MEMORY, //
+        OutOfMemory,
+        ParseError,
+        PathBuf,
+        MAX_TEXT_LINE, //
     },
     policy::{
         self,
@@ -130,6 +132,26 @@ fn log_line(n: usize, line: &[u8], why: &str) {
     );
 }
 
+/// The kernel's buffer for a decoded path.
+impl PathBuf for KVec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+
+    fn clear(&mut self) {
+        KVec::clear(self);
+    }
+
+    fn reserve(&mut self, additional: usize) -> core::result::Result<(), OutOfMemory> {
+        KVec::reserve(self, additional, GFP_KERNEL).map_err(|_| OutOfMemory)
+    }
+
+    fn extend(&mut self, bytes: &[u8]) -> core::result::Result<(), OutOfMemory> {
+        self.extend_from_slice(bytes, GFP_KERNEL)
+            .map_err(|_| OutOfMemory)
+    }
+}
+
 impl Txn {
     fn staged(&mut self) -> &mut Draft {
         self.staged.get_or_insert_with(|| {
@@ -146,8 +168,12 @@ impl Txn {
             Ok(None) => return Ok(()),
             Ok(Some(cmd)) => cmd,
             Err(why) => {
-                log_line(n, line, why);
-                return Err(if why == OUT_OF_MEMORY { ENOMEM } else { EINVAL });
+                log_line(n, line, why.reason());
+                return Err(if why == ParseError::OutOfMemory {
+                    ENOMEM
+                } else {
+                    EINVAL
+                });
             }
         };
         let r = match cmd {

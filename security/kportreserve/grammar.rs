@@ -23,15 +23,16 @@
 //!
 //! Parsing allocates nothing but the growth of the caller's buffer for a decoded path, which
 //! a caller reuses from line to line: a policy load costs no allocation per line.
+//!
+//! This file is shared, as it is, with the `kportreservectl` tool (`tools/kportreserve/`),
+//! which checks and shows policies with the very grammar of the kernel: it depends on `core`
+//! and [`crate::limits`] only. The caller's buffer is a [`PathBuf`], the kernel's `KVec<u8>`
+//! or a `Vec<u8>`, and a refused line is a [`ParseError`], which the kernel maps to an errno.
 
 use crate::limits::{
     KERNEL_PROGRAM,
     MAX_LINE,
     MAX_PATH, //
-};
-use kernel::{
-    alloc::KVec,
-    prelude::*, //
 };
 
 /// The longest policy line, in bytes, with its path escaped: [`MAX_LINE`] with 3 more bytes
@@ -69,12 +70,83 @@ pub(crate) enum Line {
     Lock,
 }
 
-/// Why a policy line was refused; printed in the kernel log.
-pub(crate) type ParseError = &'static str;
+/// The buffer that [`parse_line`] decodes a program path into: a growable vector of bytes
+/// whose growth may fail.
+pub(crate) trait PathBuf {
+    /// The bytes.
+    fn bytes(&self) -> &[u8];
+    /// Empties it, keeping its allocation.
+    fn clear(&mut self);
+    /// Makes room for `additional` more bytes.
+    fn reserve(&mut self, additional: usize) -> Result<(), OutOfMemory>;
+    /// Appends `bytes`.
+    fn extend(&mut self, bytes: &[u8]) -> Result<(), OutOfMemory>;
+}
 
-/// The [`ParseError`] of a line that could not be decoded for want of memory, not for its
-/// text: the write fails with `ENOMEM`, not `EINVAL`.
-pub(crate) const OUT_OF_MEMORY: ParseError = "out of memory";
+/// A [`PathBuf`] could not grow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OutOfMemory;
+
+/// Why a policy line was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ParseError {
+    /// The path could not be decoded for want of memory, not for its text: the kernel fails
+    /// the write with `ENOMEM`. Every other error is `EINVAL`.
+    OutOfMemory,
+    LineTooLong,
+    NulByte,
+    TrailingGarbage,
+    UnknownCommand,
+    MissingProgram,
+    PortNotDecimal,
+    PortLeadingZero,
+    PortZero,
+    PortTooHigh,
+    RangeReversed,
+    BadProtocol,
+    NotAbsolute,
+    NotNormalised,
+    PathTooLong,
+    TrailingSlash,
+    ControlCharacter,
+    BadEscape,
+    EscapedNul,
+    EscapeTooHigh,
+}
+
+impl ParseError {
+    /// What is wrong, as the kernel log says it.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Self::OutOfMemory => "out of memory",
+            Self::LineTooLong => "the line is too long",
+            Self::NulByte => "the line has a NUL byte",
+            Self::TrailingGarbage => "trailing garbage",
+            Self::UnknownCommand => "unknown command",
+            Self::MissingProgram => "the program is missing",
+            Self::PortNotDecimal => "a port is a decimal number",
+            Self::PortLeadingZero => "a port has no leading zeros",
+            Self::PortZero => "port 0 cannot be reserved",
+            Self::PortTooHigh => "a port is at most 65535",
+            Self::RangeReversed => "a port range goes from low to high",
+            Self::BadProtocol => "the protocol is tcp or udp",
+            Self::NotAbsolute => "the program is an absolute path or <kernel>",
+            Self::NotNormalised => "the program path is not normalised (//, /./ or /../)",
+            Self::PathTooLong => "the program path is too long",
+            Self::TrailingSlash => "the program path ends with /",
+            Self::ControlCharacter => "the program path has a control character (escape it: \\ooo)",
+            Self::BadEscape => "a backslash starts an escape of 3 octal digits, \\ooo",
+            Self::EscapedNul => "\\000 (NUL) cannot be in a path",
+            Self::EscapeTooHigh => "an escape is \\001 to \\377",
+        }
+    }
+}
+
+impl From<OutOfMemory> for ParseError {
+    fn from(_: OutOfMemory) -> Self {
+        Self::OutOfMemory
+    }
+}
 
 /// True for a path byte that the text form writes as an escape, `\ooo`: the controls, space,
 /// DEL and the backslash itself.
@@ -106,26 +178,87 @@ pub(crate) fn escape_path(path: &[u8], out: &mut impl FnMut(&[u8])) {
     }
 }
 
+/// The text of a rule, as reading the policy file shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RuleText<'a> {
+    pub(crate) first: u16,
+    pub(crate) last: u16,
+    pub(crate) protos: u8,
+    /// The program's path, or `None` for `<kernel>`.
+    pub(crate) path: Option<&'a [u8]>,
+}
+
+impl RuleText<'_> {
+    /// Passes the rule in its canonical text form, the line that reading the policy file
+    /// shows (without its newline), to `out`, in a few pieces: the ports with a space, then
+    /// the program. [`parse_line`] gives the same rule back.
+    pub(crate) fn write(&self, out: &mut impl FnMut(&[u8])) {
+        // The longest form is "65534-65535/tcp " (16 bytes).
+        let mut buf = [0u8; 16];
+        let mut n = put_decimal(&mut buf, 0, self.first);
+        if self.last != self.first {
+            n = put(&mut buf, n, b"-");
+            n = put_decimal(&mut buf, n, self.last);
+        }
+        n = match self.protos {
+            PROTO_TCP => put(&mut buf, n, b"/tcp"),
+            PROTO_UDP => put(&mut buf, n, b"/udp"),
+            _ => n,
+        };
+        n = put(&mut buf, n, b" ");
+        out(buf.get(..n).unwrap_or(&buf));
+        match self.path {
+            None => out(KERNEL_PROGRAM),
+            Some(path) => escape_path(path, out),
+        }
+    }
+}
+
+/// Copies `bytes` into `buf` at `at`, as far as they fit; returns where they end.
+fn put(buf: &mut [u8], at: usize, bytes: &[u8]) -> usize {
+    let end = (at + bytes.len()).min(buf.len());
+    if let (Some(dst), Some(src)) = (buf.get_mut(at..end), bytes.get(..end.saturating_sub(at))) {
+        dst.copy_from_slice(src);
+    }
+    end
+}
+
+/// Writes `v` in decimal into `buf` at `at`, as [`put`].
+fn put_decimal(buf: &mut [u8], at: usize, v: u16) -> usize {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    put(buf, at, &digits[i..])
+}
+
 fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-fn parse_port(s: &[u8]) -> core::result::Result<u16, ParseError> {
+fn parse_port(s: &[u8]) -> Result<u16, ParseError> {
     if s.is_empty() || s.len() > 5 || !s.iter().all(u8::is_ascii_digit) {
-        return Err("a port is a decimal number");
+        return Err(ParseError::PortNotDecimal);
     }
     if s.len() > 1 && s[0] == b'0' {
-        return Err("a port has no leading zeros");
+        return Err(ParseError::PortLeadingZero);
     }
     let v = s.iter().fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
     match u16::try_from(v) {
-        Ok(0) => Err("port 0 cannot be reserved"),
+        Ok(0) => Err(ParseError::PortZero),
         Ok(p) => Ok(p),
-        Err(_) => Err("a port is at most 65535"),
+        Err(_) => Err(ParseError::PortTooHigh),
     }
 }
 
-fn parse_ports(s: &[u8]) -> core::result::Result<(u16, u16, u8), ParseError> {
+fn parse_ports(s: &[u8]) -> Result<(u16, u16, u8), ParseError> {
     let (range, protos) = match s.iter().position(|&b| b == b'/') {
         None => (s, PROTO_ALL),
         Some(i) => (
@@ -133,7 +266,7 @@ fn parse_ports(s: &[u8]) -> core::result::Result<(u16, u16, u8), ParseError> {
             match &s[i + 1..] {
                 b"tcp" => PROTO_TCP,
                 b"udp" => PROTO_UDP,
-                _ => return Err("the protocol is tcp or udp"),
+                _ => return Err(ParseError::BadProtocol),
             },
         ),
     };
@@ -145,7 +278,7 @@ fn parse_ports(s: &[u8]) -> core::result::Result<(u16, u16, u8), ParseError> {
         Some(i) => (parse_port(&range[..i])?, parse_port(&range[i + 1..])?),
     };
     if first > last {
-        return Err("a port range goes from low to high");
+        return Err(ParseError::RangeReversed);
     }
     Ok((first, last, protos))
 }
@@ -164,23 +297,22 @@ fn fnv(h: u32, b: u8) -> u32 {
 
 /// Decodes a program path into `out` and checks it, in one pass over its text (see the
 /// module documentation). Returns the [`hash`] of the decoded path.
-fn parse_path(s: &[u8], out: &mut KVec<u8>) -> core::result::Result<u32, ParseError> {
+fn parse_path(s: &[u8], out: &mut impl PathBuf) -> Result<u32, ParseError> {
     out.clear();
     // The path is never longer than its text.
-    out.reserve(s.len(), GFP_KERNEL)
-        .map_err(|_| OUT_OF_MEMORY)?;
+    out.reserve(s.len())?;
     let mut h = FNV_BASIS;
     // The length of the current component, and whether it is all dots.
     let (mut comp, mut dots) = (0usize, true);
     // Checks one decoded byte, which goes at `at` in the path.
-    let mut check = |b: u8, at: usize| -> core::result::Result<(), ParseError> {
+    let mut check = |b: u8, at: usize| -> Result<(), ParseError> {
         if at == 0 && b != b'/' {
-            return Err("the program is an absolute path or <kernel>");
+            return Err(ParseError::NotAbsolute);
         }
         if b == b'/' {
             // The component that this slash ends: none before the first slash.
             if at > 0 && (comp == 0 || (dots && comp <= 2)) {
-                return Err("the program path is not normalised (//, /./ or /../)");
+                return Err(ParseError::NotNormalised);
             }
             comp = 0;
             dots = true;
@@ -199,60 +331,57 @@ fn parse_path(s: &[u8], out: &mut KVec<u8>) -> core::result::Result<u32, ParseEr
             if b == b'\\' || b < 0x20 || b == 0x7f {
                 break;
             }
-            check(b, out.len() + n)?;
+            check(b, out.bytes().len() + n)?;
             n += 1;
         }
-        out.extend_from_slice(&rest[..n], GFP_KERNEL)
-            .map_err(|_| OUT_OF_MEMORY)?;
+        out.extend(&rest[..n])?;
         let Some((&c, tail)) = rest[n..].split_first() else {
             break;
         };
         if c != b'\\' {
-            return Err("the program path has a control character (escape it: \\ooo)");
+            return Err(ParseError::ControlCharacter);
         }
         let digits = match tail.get(..3) {
             Some(d) if d.iter().all(|d| (b'0'..=b'7').contains(d)) => d,
-            _ => return Err("a backslash starts an escape of 3 octal digits, \\ooo"),
+            _ => return Err(ParseError::BadEscape),
         };
         let value = digits
             .iter()
             .fold(0u32, |v, &d| v * 8 + u32::from(d - b'0'));
         let b = match u8::try_from(value) {
-            Ok(0) => return Err("\\000 (NUL) cannot be in a path"),
+            Ok(0) => return Err(ParseError::EscapedNul),
             Ok(b) => b,
-            Err(_) => return Err("an escape is \\001 to \\377"),
+            Err(_) => return Err(ParseError::EscapeTooHigh),
         };
-        check(b, out.len())?;
-        out.push(b, GFP_KERNEL).map_err(|_| OUT_OF_MEMORY)?;
+        check(b, out.bytes().len())?;
+        out.extend(&[b])?;
         rest = tail.get(3..).unwrap_or(&[]);
     }
-    if out.is_empty() {
-        return Err("the program is an absolute path or <kernel>");
+    let len = out.bytes().len();
+    if len == 0 {
+        return Err(ParseError::NotAbsolute);
     }
-    if out.len() > MAX_PATH {
-        return Err("the program path is too long");
+    if len > MAX_PATH {
+        return Err(ParseError::PathTooLong);
     }
-    if out.len() > 1 && comp == 0 {
-        return Err("the program path ends with /");
+    if len > 1 && comp == 0 {
+        return Err(ParseError::TrailingSlash);
     }
     // The last component: `/` alone has an empty one.
     if comp == 0 || (dots && comp <= 2) {
-        return Err("the program path is not normalised (//, /./ or /../)");
+        return Err(ParseError::NotNormalised);
     }
     Ok(h)
 }
 
 /// Parses one line (without its newline). Returns `None` for a blank or comment line. The path
 /// of a rule's program is decoded into `path`, whose allocation the caller may reuse.
-pub(crate) fn parse_line(
-    line: &[u8],
-    path: &mut KVec<u8>,
-) -> core::result::Result<Option<Line>, ParseError> {
+pub(crate) fn parse_line(line: &[u8], path: &mut impl PathBuf) -> Result<Option<Line>, ParseError> {
     if line.len() > MAX_TEXT_LINE {
-        return Err("the line is too long");
+        return Err(ParseError::LineTooLong);
     }
     if line.contains(&0) {
-        return Err("the line has a NUL byte");
+        return Err(ParseError::NulByte);
     }
     // The words, up to a comment, in one pass.
     let mut words: [&[u8]; 4] = [&[]; 4];
@@ -271,12 +400,12 @@ pub(crate) fn parse_line(
             i += 1;
         }
         if n == words.len() {
-            return Err("trailing garbage");
+            return Err(ParseError::TrailingGarbage);
         }
         words[n] = &line[start..i];
         n += 1;
     }
-    let mut spec = |ports: &[u8], program: &[u8]| -> core::result::Result<Spec, ParseError> {
+    let mut spec = |ports: &[u8], program: &[u8]| -> Result<Spec, ParseError> {
         let (first, last, protos) = parse_ports(ports)?;
         let kernel = program == KERNEL_PROGRAM;
         let hash = if kernel {
@@ -300,8 +429,8 @@ pub(crate) fn parse_line(
         (2, w) if w.first().is_some_and(u8::is_ascii_digit) => {
             Ok(Some(Line::Add(spec(words[0], words[1])?)))
         }
-        (1, w) if w.first().is_some_and(u8::is_ascii_digit) => Err("the program is missing"),
-        (_, w) if w.first().is_some_and(u8::is_ascii_digit) => Err("trailing garbage"),
-        _ => Err("unknown command"),
+        (1, w) if w.first().is_some_and(u8::is_ascii_digit) => Err(ParseError::MissingProgram),
+        (_, w) if w.first().is_some_and(u8::is_ascii_digit) => Err(ParseError::TrailingGarbage),
+        _ => Err(ParseError::UnknownCommand),
     }
 }

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
 //! Every bound of kportreserve, in one place.
+//!
+//! Like [`crate::grammar`], this file is shared with the `kportreservectl` tool: it depends
+//! on `core` only.
 
 /// The longest program path in a rule, in bytes (`PATH_MAX` less the NUL).
 pub(crate) const MAX_PATH: usize = 4095;
@@ -16,7 +19,3 @@ pub(crate) const NR_PORTS: usize = 65536;
 
 /// The name of the program in a rule that reserves ports for kernel sockets only.
 pub(crate) const KERNEL_PROGRAM: &[u8] = b"<kernel>";
-
-/// The flags of `PR_SET_NETWORK` that are defined.
-pub(crate) const NETWORK_ALL_FLAGS: usize =
-    (kernel::bindings::PR_NETWORK_OFF | kernel::bindings::PR_NETWORK_TSYNC) as usize;

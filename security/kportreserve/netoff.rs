@@ -4,7 +4,6 @@
 
 use crate::{
     cred::KprCred,
-    limits::NETWORK_ALL_FLAGS,
     KPortReserve, //
 };
 use kernel::{
@@ -33,6 +32,9 @@ use kernel::{
 pub(crate) fn family_is_local(family: u32) -> bool {
     matches!(family, bindings::AF_UNIX | bindings::AF_NETLINK)
 }
+
+/// The flags of `PR_SET_NETWORK` that are defined.
+const NETWORK_ALL_FLAGS: usize = (bindings::PR_NETWORK_OFF | bindings::PR_NETWORK_TSYNC) as usize;
 
 /// A [`lsm::TaskFlags`] bit: `PR_NETWORK_OFF | PR_NETWORK_TSYNC` was set for the process. It
 /// is set on the thread group leader, whose flags every check reads along with the task's own,

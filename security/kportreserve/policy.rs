@@ -8,7 +8,7 @@
 use crate::identity::Hints;
 use crate::{
     grammar::{
-        escape_path,
+        RuleText,
         Spec,
         PROTO_TCP,
         PROTO_UDP, //
@@ -20,10 +20,7 @@ use crate::{
 };
 use core::{
     cmp::Ordering,
-    fmt::{
-        self,
-        Write, //
-    },
+    fmt, //
 };
 use kernel::{
     alloc::{
@@ -31,7 +28,6 @@ use kernel::{
         KVec, //
     },
     prelude::*,
-    str::Formatter,
     sync::{
         atomic::{
             Atomic,
@@ -243,33 +239,17 @@ impl Rule {
         self.protos & (1 << proto as u8) != 0 && (self.first..=self.last).contains(&port)
     }
 }
-/// True for a path byte that the text form writes as an escape, `\ooo`: the controls, space,
-/// DEL and the backslash itself.
 impl Rule {
     /// Passes the rule in its canonical text form, the line that reading the policy file
-    /// shows (without its newline), to `out`, in a few pieces: the ports with a space, then
-    /// the program.
+    /// shows (without its newline), to `out`, in a few pieces (see [`RuleText::write`]).
     pub(crate) fn write_text(&self, mut out: impl FnMut(&[u8])) {
-        // The longest form is "65534-65535/tcp " (16 bytes).
-        let mut buf = [0u8; 16];
-        let mut f = Formatter::new(&mut buf);
-        let proto = match self.protos {
-            PROTO_TCP => "/tcp",
-            PROTO_UDP => "/udp",
-            _ => "",
-        };
-        // It fits, so this cannot fail.
-        let _ = if self.last != self.first {
-            write!(f, "{}-{}{} ", self.first, self.last, proto)
-        } else {
-            write!(f, "{}{} ", self.first, proto)
-        };
-        let n = f.bytes_written();
-        out(buf.get(..n).unwrap_or(&buf));
-        match &self.program {
-            Program::Kernel => out(KERNEL_PROGRAM),
-            Program::Path(_) => escape_path(self.program.as_bytes(), &mut out),
+        RuleText {
+            first: self.first,
+            last: self.last,
+            protos: self.protos,
+            path: self.program.path().map(|p| p.as_bytes()),
         }
+        .write(&mut out);
     }
 }
 
