@@ -45,6 +45,7 @@ setup:
 	@$(if $(KSRC),,$(RIG)/setup.sh ksrc >/dev/null)
 	@$(if $(RUST_LIB_SRC),,$(RIG)/setup.sh rustsrc >/dev/null)
 	@$(RIG)/setup.sh bindgen >/dev/null
+	@$(RIG)/setup.sh ctl
 
 tree: setup
 	@$(RIG)/kpr.sh tree

@@ -6,7 +6,9 @@
 # line.
 # DEBUG_KERNEL=0 skips the debug kernel (quick local runs; CI runs it).
 # The stress test and the policy fuzzer are time-boxed; KPR_STRESS_SECONDS, KPR_STRESS_SEED,
-# KPR_FUZZ_LINES, KPR_FUZZ_SECONDS and KPR_FUZZ_SEED reach the guest.
+# KPR_FUZZ_LINES, KPR_FUZZ_SECONDS and KPR_FUZZ_SEED reach the guest. On the host, the tests
+# of kportreservectl fuzz the kernel's grammar with KPR_PROPTEST_CASES cases per property
+# (default 40,000: about 20 s on 2 cores).
 #
 # check.sh --fuzz (make fuzz): build, boot, run only the policy fuzzer, for
 # KPR_FUZZ_LINES lines (default 1,000,000) with no time limit; it prints its figures.
@@ -43,6 +45,27 @@ fi
 
 "$RIG/kpr.sh" build || { echo "0 passed, 1 failed"; exit 1; }
 "$RIG/lint.sh" > /dev/null
+
+# The host tests of kportreservectl and of the grammar that it shares with the kernel
+# (proptest), as TAP.
+ctl=$KPR_CACHE/ctl-host
+PROPTEST_CASES=${KPR_PROPTEST_CASES:-40000} CARGO_TARGET_DIR=$KPR_CACHE/ctl-target \
+	timeout 600 cargo test --locked --manifest-path "$TOP/tools/kportreserve/Cargo.toml" \
+	> "$ctl.out" 2>&1
+ctl_rc=$?
+awk -v rc=$ctl_rc '
+	/^test .* \.\.\. / { n++; r[n] = ($NF == "ok" ? "ok " : "not ok ") n " " $2 }
+	END {
+		print "# selftest: kportreservectl_host"
+		if (n == 0 || rc != 0 && !fail) {
+			n++
+			r[n] = "not ok " n " cargo_test (exit " rc ")"
+		}
+		print "1.." n
+		for (i = 1; i <= n; i++) print r[i]
+	}
+	/^test .* \.\.\. FAILED$/ { fail = 1 }' "$ctl.out" > "$ctl.tap"
+grep -q '^not ok' "$ctl.tap" && tail -n 40 "$ctl.out"
 "$RIG/initramfs.sh" "$KPR_CACHE/initramfs.cpio" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
 # boot NAME SUFFIX VM-OPTIONS...: runs guest-tests.sh; results and console in the cache.
@@ -100,7 +123,7 @@ sed -n 's/^# kpr_bench: //p' "$res" > "$bench.out"
 } > "$bench.tap"
 grep -A20 '^not ok' "$bench.tap"
 
-runs=(console=1 "$log" console=0 "$KPR_CACHE/lint.tap" "$res" "$bench.tap")
+runs=(console=1 "$log" console=0 "$KPR_CACHE/lint.tap" "$ctl.tap" "$res" "$bench.tap")
 if [ "$DEBUG_KERNEL" != 0 ]; then
 	wait "$debug_pid"
 	cat "$debug_out"

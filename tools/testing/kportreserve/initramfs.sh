@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Builds the base initramfs of the test guest: busybox, /init, the kselftests of
-# kportreserve, the netoff sample, the benchmark (bench/) and the kernel's own net
-# selftests about bind and port selection (peer-tests.sh), all statically linked.
+# kportreserve, the netoff sample, the benchmark (bench/), kportreservectl
+# (tools/kportreserve/) and the kernel's own net selftests about bind and port selection
+# (peer-tests.sh), all statically linked.
 #
 #   initramfs.sh OUTPUT.cpio
 
@@ -74,6 +75,18 @@ for t in $(sh "$RIG/peer-tests.sh" --list); do
 	cp "$peerdir/$t" "$root/kselftest/net/"
 done
 cp "$RIG/peer-tests.sh" "$root/kselftest/net/peer-tests.sh"
+# kportreservectl, with glibc linked in statically. Cargo's output stays in the cache; the
+# crates come from crates.io, at the versions of Cargo.lock.
+CARGO_TARGET_DIR=$KPR_CACHE/ctl-target RUSTFLAGS='-C target-feature=+crt-static' \
+	cargo build --quiet --locked --release --target x86_64-unknown-linux-gnu \
+	--manifest-path "$TOP/tools/kportreserve/Cargo.toml" ||
+	die "building tools/kportreserve (kportreservectl) failed"
+ctl=$KPR_CACHE/ctl-target/x86_64-unknown-linux-gnu/release/kportreservectl
+file -L "$ctl" | grep -Eq 'static(ally|-pie) linked' || die "$ctl is not statically linked"
+cp "$ctl" "$root/usr/sbin/kportreservectl"
+# Its test, run with the kselftests.
+cp "$TOP/tools/testing/selftests/kportreserve/kportreservectl_test.sh" \
+	"$root/kselftest/kportreserve/kportreservectl_test"
 printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\nuser:x:1000:\n' > "$root/etc/group"
 (cd "$root" && find . | sort | cpio -o -H newc -R 0:0 --quiet) > "$out.tmp"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The kernel's quality gates, on this project's files only: rustfmtcheck, CLIPPY=1 (the
-# build always runs clippy), rustdoc, W=1 (the build always uses it) and checkpatch --strict.
+# build always runs clippy), rustdoc, W=1 (the build always uses it) and checkpatch --strict;
+# and rustfmt and clippy (-D warnings) on kportreservectl (tools/kportreserve/).
 # Prints TAP to stdout and to $KPR_CACHE/lint.tap; exits non-zero if a gate fails.
 
 set -uo pipefail
@@ -22,7 +23,8 @@ ours=$(cd "$TOP" &&
 	{ git ls-files -co --exclude-standard $dirs 2>/dev/null || find $dirs -type f; })
 # checkpatch also reads the documentation and this rig.
 docs=$(cd "$TOP" && ls Documentation/*/kportreserve.rst Documentation/*/*/kportreserve.rst \
-	Makefile 2>/dev/null; find tools/testing/kportreserve -type f | sort)
+	Makefile tools/kportreserve/src/*.rs 2>/dev/null
+	find tools/testing/kportreserve -type f | sort)
 ours_re=$(printf '%s\n' $ours | sed 's/[.]/\\./g' | paste -sd'|')
 # Files that the patch series touches count as ours for warnings too.
 patched_re=$(cat "$TOP"/patches/*.patch | sed -n 's|^+++ b/||p' | sort -u |
@@ -42,7 +44,7 @@ gate() { # gate NAME LOGFILE: fails if LOGFILE is not empty
 
 {
 echo "# selftest: lint"
-echo "1..5"
+echo "1..6"
 
 # rustfmt, as 'make rustfmtcheck' runs it, on our Rust files.
 rs=$(printf '%s\n' $ours | grep '\.rs$')
@@ -71,5 +73,13 @@ gate checkpatch_patches "$tmp/cp-patches"
 (cd "$KPR_TREE" && scripts/checkpatch.pl --strict -q --no-summary --ignore FILE_PATH_CHANGES \
 	-f $ours $(printf "$TOP/%s " $docs)) > "$tmp/cp-files" 2>&1
 gate checkpatch_files "$tmp/cp-files"
+
+# kportreservectl: rustfmt with the kernel's configuration, and clippy.
+(cd "$TOP/tools/kportreserve" &&
+	rustfmt --check --edition 2021 --config-path "$KPR_TREE/.rustfmt.toml" src/*.rs &&
+	CARGO_TARGET_DIR=$KPR_CACHE/ctl-target cargo clippy --quiet --locked --all-targets \
+		-- -D warnings) > "$tmp/ctl" 2>&1 ||
+	echo "kportreservectl: rustfmt or clippy failed" >> "$tmp/ctl"
+gate kportreservectl_fmt_clippy "$tmp/ctl"
 } | tee "$tap"
 ! grep -q '^not ok' "$tap"

@@ -6,7 +6,7 @@
 # used through a private apt configuration under $KPR_CACHE/apt: the host's apt
 # sources are never changed.
 #
-# Usage: setup.sh [host|ksrc|rustsrc|bindgen|bench|all]
+# Usage: setup.sh [host|ksrc|rustsrc|bindgen|ctl|bench|all]
 
 set -euo pipefail
 
@@ -94,7 +94,7 @@ Provide the sources yourself, e.g. make KSRC=~/src/linux (a Linux $KVER_MAJOR tr
 host() {
 	apt_install flex bison bc libelf-dev libssl-dev cpio rsync patch make \
 		clang-19 lld-19 llvm-19 libclang-19-dev busybox-static \
-		gcc libc6-dev python3 perl iproute2 kmod
+		gcc libc6-dev python3 perl iproute2 kmod file
 	# qemu-utils on this image comes from bookworm-backports: take the
 	# matching qemu-system-x86 from there too.
 	if ! command -v qemu-system-x86_64 >/dev/null; then
@@ -137,6 +137,16 @@ bindgen() {
 	echo "$b"
 }
 
+# The crates of kportreservectl (tools/kportreserve/), at the versions of its Cargo.lock,
+# into cargo's own cache: the builds of make check then need no network.
+ctl() {
+	local top
+	top=$(cd "$(dirname "$0")/../../.." && pwd)
+	command -v cargo >/dev/null || die "cargo not found (install rustup)"
+	cargo fetch --locked --quiet --manifest-path "$top/tools/kportreserve/Cargo.toml" >&2 ||
+		die "cannot fetch the crates of tools/kportreserve from crates.io"
+}
+
 # make bench plots with gnuplot (without X11); make check does not need it.
 bench() {
 	apt_install gnuplot-nox
@@ -147,7 +157,8 @@ host) host ;;
 ksrc) ksrc ;;
 rustsrc) rustsrc ;;
 bindgen) bindgen ;;
+ctl) ctl ;;
 bench) bench ;;
-all) host; ksrc; rustsrc; bindgen ;;
+all) host; ksrc; rustsrc; bindgen; ctl ;;
 *) die "unknown step $1" ;;
 esac
