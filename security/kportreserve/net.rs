@@ -99,7 +99,14 @@ fn socket_bind_other(
 /// The port that an inet bind really takes, for user and kernel sockets: this sees a port that
 /// a cgroup BPF program rewrote, `bpf_bind()`, and the kernel sockets that SMC, rxrpc, UDP
 /// tunnels and in-kernel servers bind.
+///
+/// The common case, a port that no rule reserves for either protocol, is one bit test, before
+/// the socket is looked at.
+#[inline]
 pub(crate) fn inet_bind_port(cx: &mut Context<'_, KPortReserve>, sk: &Sock, port: u16) -> Result {
+    if !policy::maybe_reserved_any(port) {
+        return Ok(());
+    }
     match inet_proto(sk.protocol()) {
         Some(proto) => check_port(cx, sk, proto, port),
         None => Ok(()),
