@@ -8,6 +8,10 @@
 //! Only one open file may write at a time, and none once the policy is locked.
 
 use crate::{
+    audit::{
+        self,
+        Source, //
+    },
     draft::Draft,
     grammar::{
         parse_line,
@@ -77,8 +81,10 @@ impl PolicyView {
 
 static POLICY_FILE: PolicyFile = PolicyFile;
 
-/// The state of one writing open file.
+/// The state of one transaction: a writing open file.
 pub(crate) struct Txn {
+    /// Where the lines come from.
+    source: Source,
     /// The policy being built; `None` until the first command.
     staged: Option<Draft>,
     /// The start of a line whose end has not been written yet.
@@ -95,7 +101,7 @@ pub(crate) struct Txn {
 
 /// A policy line as the kernel log shows it: printable ASCII and spaces as they are, every
 /// other byte (and the backslash) as an escape `\ooo`, as in a program path.
-struct Shown<'a>(&'a [u8]);
+pub(crate) struct Shown<'a>(pub(crate) &'a [u8]);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -209,7 +215,32 @@ impl Txn {
         r
     }
 
-    fn feed(&mut self, data: &[u8]) -> Result {
+    /// Ends a last line that had no newline.
+    fn end_line(&mut self) -> Result {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        if !self.partial.is_empty() {
+            let line = core::mem::take(&mut self.partial);
+            let r = self.line(&line);
+            if let Err(e) = r {
+                self.failed = Some(e);
+            }
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Feeds `data`, the next bytes of the transaction's text; a failure dooms the transaction.
+    pub(crate) fn feed(&mut self, data: &[u8]) -> Result {
+        let r = self.feed_lines(data);
+        if let Err(e) = r {
+            self.failed = Some(e);
+        }
+        r
+    }
+
+    fn feed_lines(&mut self, data: &[u8]) -> Result {
         if let Some(e) = self.failed {
             return Err(e);
         }
@@ -233,28 +264,65 @@ impl Txn {
         Ok(())
     }
 
-    fn commit(mut self) -> Result {
-        if let Some(e) = self.failed {
-            return Err(e);
+    /// Publishes the policy that the transaction built, and locks it if a `lock` line was
+    /// seen; all of it, or nothing if a line failed. Both are audited, as is a failure.
+    pub(crate) fn commit(mut self) -> Result {
+        // The last line had no newline: it ends at close.
+        let r = self.end_line().and_then(|()| self.publish());
+        let source = self.source;
+        match r {
+            // Nothing was written but comments: nothing to report.
+            Ok(None) => {}
+            Ok(Some(n)) => audit::policy_load(source, Ok(n)),
+            Err(e) => audit::policy_load(source, Err(e)),
         }
-        if !self.partial.is_empty() {
-            // The last line had no newline: it ends at close.
-            let line = core::mem::take(&mut self.partial);
-            self.line(&line)?;
-        }
-        if let Some(draft) = self.staged.take() {
-            let mut p = draft.build()?;
-            p.resolve_hints()?;
-            let n = p.rules().len();
-            policy::publish(Arc::new(p, GFP_KERNEL)?)?;
-            pr_info!("policy loaded: {} rules\n", n);
-        }
-        if self.lock {
+        if r.is_ok() && self.lock {
             // This transaction holds the writer slot; it becomes the lock, for good.
             WRITER.store(LOCKED, Release);
             pr_info!("policy locked until reboot\n");
+            audit::policy_change("lock", format_args!(""));
         }
-        Ok(())
+        r.map(|_| ())
+    }
+
+    /// Publishes the staged policy; returns its number of rules, or `None` if nothing was
+    /// staged.
+    fn publish(&mut self) -> Result<Option<usize>> {
+        let Some(draft) = self.staged.take() else {
+            return Ok(None);
+        };
+        let mut p = draft.build()?;
+        p.resolve_hints()?;
+        let n = p.rules().len();
+        policy::publish(Arc::new(p, GFP_KERNEL)?)?;
+        pr_info!("policy loaded: {} rules\n", n);
+        Ok(Some(n))
+    }
+}
+
+impl Txn {
+    /// Starts a transaction: becomes the one writer of the policy.
+    ///
+    /// # Errors
+    ///
+    /// `EPERM` if the policy is locked; `EBUSY` if another transaction is open.
+    pub(crate) fn begin(source: Source) -> Result<Txn> {
+        // One step: checking for the lock, then taking the slot, would let a lock be
+        // committed in between, and this transaction publish after it.
+        match WRITER.cmpxchg(IDLE, WRITING, Full) {
+            Ok(_) => {}
+            Err(LOCKED) => return Err(EPERM),
+            Err(_) => return Err(EBUSY),
+        }
+        Ok(Txn {
+            source,
+            staged: None,
+            partial: KVec::new(),
+            path: KVec::new(),
+            lines: 0,
+            failed: None,
+            lock: false,
+        })
     }
 }
 
@@ -300,29 +368,11 @@ impl FileOps for PolicyFile {
         if !lsm::capable(bindings::CAP_MAC_ADMIN) {
             return Err(EPERM);
         }
-        // One step: checking for the lock, then taking the slot, would let a lock be
-        // committed in between, and this transaction publish after it.
-        match WRITER.cmpxchg(IDLE, WRITING, Full) {
-            Ok(_) => {}
-            Err(LOCKED) => return Err(EPERM),
-            Err(_) => return Err(EBUSY),
-        }
-        Ok(Txn {
-            staged: None,
-            partial: KVec::new(),
-            path: KVec::new(),
-            lines: 0,
-            failed: None,
-            lock: false,
-        })
+        Txn::begin(Source::Securityfs)
     }
 
     fn write(&self, txn: &mut Txn, data: &[u8]) -> Result {
-        let r = txn.feed(data);
-        if let Err(e) = r {
-            txn.failed = Some(e);
-        }
-        r
+        txn.feed(data)
     }
 
     fn release_write(&self, txn: Txn) {

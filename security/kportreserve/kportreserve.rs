@@ -20,6 +20,7 @@ use kernel::{
     task::Task, //
 };
 
+mod audit;
 mod cred;
 mod draft;
 mod fs;
@@ -53,6 +54,7 @@ impl lsm::Hooks for KPortReserve {
         kern: bool,
     ) -> Result {
         netoff::socket_create(netoff::is_off(cx), family, kern)
+            .inspect_err(audit::network_denied("socket_create"))
     }
 
     #[inline]
@@ -62,12 +64,12 @@ impl lsm::Hooks for KPortReserve {
 
     #[inline]
     fn socket_connect(cx: &mut Cx<'_>, sock: &Socket, _addr: &SockAddr<'_>) -> Result {
-        netoff::socket_use(netoff::is_off(cx), sock)
+        netoff::socket_use(netoff::is_off(cx), sock).inspect_err(audit::network_denied("connect"))
     }
 
     #[inline]
     fn socket_listen(cx: &mut Cx<'_>, sock: &Socket) -> Result {
-        netoff::socket_use(netoff::is_off(cx), sock)
+        netoff::socket_use(netoff::is_off(cx), sock).inspect_err(audit::network_denied("listen"))
     }
 
     #[inline]
@@ -88,18 +90,19 @@ impl lsm::Hooks for KPortReserve {
         flags: u32,
     ) -> Result {
         netoff::socket_sendmsg(netoff::is_off(cx), sock, addr, flags)
+            .inspect_err(audit::network_denied("sendmsg"))
     }
 
     fn tun_dev_create(cx: &mut Cx<'_>) -> Result {
-        netoff::tun_dev_use(netoff::is_off(cx))
+        netoff::tun_dev_use(netoff::is_off(cx)).inspect_err(audit::network_denied("tun"))
     }
 
     fn tun_dev_open(cx: &mut Cx<'_>) -> Result {
-        netoff::tun_dev_use(netoff::is_off(cx))
+        netoff::tun_dev_use(netoff::is_off(cx)).inspect_err(audit::network_denied("tun"))
     }
 
     fn tun_dev_attach_queue(cx: &mut Cx<'_>) -> Result {
-        netoff::tun_dev_use(netoff::is_off(cx))
+        netoff::tun_dev_use(netoff::is_off(cx)).inspect_err(audit::network_denied("tun"))
     }
 
     fn sctp_bind_connect(cx: &mut Cx<'_>, sk: &Sock, optname: i32, _addr: &SockAddr<'_>) -> Result {
@@ -108,12 +111,14 @@ impl lsm::Hooks for KPortReserve {
             return Ok(());
         }
         netoff::sctp_bind_connect(netoff::is_off(cx), sk)
+            .inspect_err(audit::network_denied("sctp_bind_connect"))
     }
 
     #[cfg(CONFIG_KEYS)]
     fn key_alloc(cx: &mut Cx<'_>, key: &lsm::Key, cred: &cred::KprCred) -> Result {
         let off = cred.network_off() || netoff::is_off(cx);
         netoff::key_alloc(off, key.type_name().to_bytes())
+            .inspect_err(audit::network_denied("key_alloc"))
     }
 
     fn task_prctl(cx: &mut Cx<'_>, option: i32, args: [usize; 4]) -> Option<Result<i32>> {
@@ -143,6 +148,7 @@ impl lsm::Hooks for KPortReserve {
 
     fn uring_override_creds(cx: &mut Cx<'_>, new: &cred::KprCred) -> Result {
         netoff::uring_override_creds(cx, new)
+            .inspect_err(audit::network_denied("uring_override_creds"))
     }
 }
 

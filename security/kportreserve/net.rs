@@ -3,6 +3,7 @@
 //! The socket hooks: port reservation, and the network checks of disablenetwork.
 
 use crate::{
+    audit,
     identity,
     limits::KERNEL_PROGRAM,
     netoff,
@@ -68,7 +69,7 @@ pub(crate) fn socket_bind(
     sock: &Socket,
     addr: &SockAddr<'_>,
 ) -> Result {
-    netoff::socket_use(netoff::is_off(cx), sock)?;
+    netoff::socket_use(netoff::is_off(cx), sock).inspect_err(audit::network_denied("bind"))?;
     let sk = sock.sk();
     let protocol = u32::from(sk.protocol());
     // Plain TCP and UDP first: `inet_bind_port` checks the port that they really take. No other
@@ -164,41 +165,7 @@ fn check_reserved(cx: &Context<'_, KPortReserve>, sk: &Sock, proto: Proto, port:
 
 #[cold]
 fn log_denial(proto: Proto, port: u16) {
-    if !lsm::printk_ratelimit() {
-        return;
-    }
-    let comm = lsm::current_comm();
-    let comm = comm.split(|&b| b == 0).next().unwrap_or(&[]);
-    let mut buf = [0u8; 256];
-    let exe = lsm::current_exe_path(&mut buf).unwrap_or(b"?");
-    let proto = match proto {
-        Proto::Tcp => "tcp",
-        Proto::Udp => "udp",
-    };
-    pr_notice!(
-        "denied bind to reserved port {}/{} for pid={} comm={} exe={}\n",
-        port,
-        proto,
-        kernel::current!().pid(),
-        BStr(comm),
-        BStr(exe)
-    );
-}
-
-/// Prints bytes as text, with non-printable bytes escaped.
-struct BStr<'a>(&'a [u8]);
-
-impl kernel::fmt::Display for BStr<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for &b in self.0 {
-            if b.is_ascii_graphic() {
-                write!(f, "{}", b as char)?;
-            } else {
-                write!(f, "\\x{b:02x}")?;
-            }
-        }
-        Ok(())
-    }
+    audit::port_denied("bind", proto, port, false);
 }
 
 /// Automatic port selection (bind to port 0, `connect()`, `listen()` or `sendmsg()` on an

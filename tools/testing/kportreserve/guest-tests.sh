@@ -44,15 +44,42 @@ t securityfs_dir test -d /sys/kernel/security/kportreserve
 t policy_file_mode sh -c 'stat -c %a /sys/kernel/security/kportreserve/policy | grep -qx 600'
 t up_and_running sh -c 'dmesg | grep -q "kportreserve: Up and running"'
 
-# Logging (rate limited: checked first, while the limit is untouched).
+# Logging and audit records (the kernel log rate limits both, and audit records reach it
+# through kauditd, a moment later: checked first, while the limit is untouched).
 P=/sys/kernel/security/kportreserve/policy
+# The start of a record: its type is the argument.
+rec() { echo "audit: type=$1 audit\\([0-9.:]+\\): lsm=kportreserve"; }
+logged() { # logged EXTENDED-REGEX
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		dmesg | grep -Eq "$1" && return 0
+		sleep 0.2
+	done
+	echo "not in the kernel log: $1"
+	dmesg | grep -E 'kportreserve|audit' | tail -n 20
+	return 1
+}
 cp /kselftest/kportreserve/kpr_bind /tmp/impostor
 t policy_error_logged sh -c "! echo 'delete 1 /no/such/rule' > $P &&
 	dmesg | grep -q 'kportreserve: policy line 1: no such rule: \"delete 1 /no/such/rule\"'"
-t denial_logged sh -c "echo '39999/tcp /usr/sbin/nobody' > $P &&
-	! /tmp/impostor inet tcp 0.0.0.0 39999 &&
-	dmesg | grep -q 'kportreserve: denied bind to reserved port 39999/tcp for pid=[0-9]* \
-comm=impostor exe=/tmp/impostor' && echo clear > $P"
+t policy_error_audited logged "$(rec 1403) op=load source=securityfs errno=-2 pid=[0-9]+ \
+comm=\"sh\" exe=\"/bin/busybox\" auid=[0-9]+ ses=[0-9]+ res=0"
+t denial_refused sh -c "echo '39999/tcp /usr/sbin/nobody' > $P &&
+	! /tmp/impostor inet tcp 0.0.0.0 39999"
+t denial_logged logged "$(rec 1427) op=bind proto=tcp port=39999 reason=reserved \
+owner=\"/usr/sbin/nobody\" pid=[0-9]+ comm=\"impostor\" exe=\"/tmp/impostor\" \
+permissive=0 res=0"
+t load_audited logged "$(rec 1403) op=load source=securityfs rules=1 pid=[0-9]+ \
+comm=\"sh\" exe=\"/bin/busybox\" auid=[0-9]+ ses=[0-9]+ res=1"
+# The owner's bind leaves no record; the impostor's, after it, does (so a record of the
+# owner's would be in the log by then).
+t owner_then_impostor sh -c "echo '39998/udp /kselftest/kportreserve/kpr_bind' > $P &&
+	kpr_bind inet udp 0.0.0.0 39998 && ! /tmp/impostor inet udp 0.0.0.0 39998"
+t impostor_audited logged "$(rec 1427) op=bind proto=udp port=39998 .* comm=\"impostor\""
+t owner_not_audited sh -c "! dmesg | grep -E 'op=bind proto=udp port=39998 .* comm=\"kpr_bind\"'"
+t network_denial_refused sh -c "! netoff /tmp/impostor inet tcp 0.0.0.0 39997"
+t network_denial_audited logged "$(rec 1427) op=socket_create reason=network_off pid=[0-9]+ \
+comm=\"impostor\" exe=\"/tmp/impostor\" permissive=0 res=0"
+echo clear > $P
 
 # The netoff sample.
 t netoff_usage sh -c 'netoff --help 2>&1 | grep -q "^Usage: netoff"'
