@@ -191,12 +191,15 @@ pub(crate) fn network_denied(op: &'static str) -> impl FnOnce(&Error) {
 pub(crate) enum Source {
     /// A write to `/sys/kernel/security/kportreserve/policy`.
     Securityfs,
+    /// The boot policy: the policy file and `kportreserve.policy=`, loaded at pid 1's exec.
+    Boot,
 }
 
 impl Source {
     fn as_str(self) -> &'static str {
         match self {
             Source::Securityfs => "securityfs",
+            Source::Boot => "boot",
         }
     }
 }

@@ -81,10 +81,12 @@ impl PolicyView {
 
 static POLICY_FILE: PolicyFile = PolicyFile;
 
-/// The state of one transaction: a writing open file.
+/// The state of one transaction: a writing open file, or the boot policy.
 pub(crate) struct Txn {
     /// Where the lines come from.
     source: Source,
+    /// What the kernel log calls the lines of the boot policy being fed (see [`Txn::part`]).
+    part: &'static str,
     /// The policy being built; `None` until the first command.
     staged: Option<Draft>,
     /// The start of a line whose end has not been written yet.
@@ -125,11 +127,22 @@ fn is_shown(b: u8) -> bool {
     b == b' ' || (b.is_ascii_graphic() && b != b'\\')
 }
 
-fn log_line(n: usize, line: &[u8], why: &str) {
+fn log_line(source: Source, part: &str, n: usize, line: &[u8], why: &str) {
+    let shown = line.get(..line.len().min(128)).unwrap_or(&[]);
+    if source == Source::Boot {
+        // Once per boot, and the admin must see it: not rate limited.
+        pr_err!(
+            "boot policy: {} line {}: {}: \"{}\"; nothing was loaded\n",
+            part,
+            n,
+            why,
+            Shown(shown)
+        );
+        return;
+    }
     if !lsm::printk_ratelimit() {
         return;
     }
-    let shown = line.get(..line.len().min(128)).unwrap_or(&[]);
     pr_notice!(
         "policy line {}: {}: \"{}\"; nothing was changed\n",
         n,
@@ -174,7 +187,7 @@ impl Txn {
             Ok(None) => return Ok(()),
             Ok(Some(cmd)) => cmd,
             Err(why) => {
-                log_line(n, line, why.reason());
+                log_line(self.source, self.part, n, line, why.reason());
                 return Err(if why == ParseError::OutOfMemory {
                     ENOMEM
                 } else {
@@ -210,9 +223,18 @@ impl Txn {
                 e if e == ENOSPC => "too many rules",
                 _ => "cannot apply",
             };
-            log_line(n, line, why);
+            log_line(self.source, self.part, n, line, why);
         }
         r
+    }
+
+    /// Starts the lines of `part` of the boot policy: the kernel log calls them `part`, and
+    /// numbers them from 1. The last line of the previous part ends here.
+    pub(crate) fn part(&mut self, part: &'static str) -> Result {
+        self.end_line()?;
+        self.part = part;
+        self.lines = 0;
+        Ok(())
     }
 
     /// Ends a last line that had no newline.
@@ -257,7 +279,13 @@ impl Txn {
             }
         }
         if self.partial.len() + rest.len() > MAX_TEXT_LINE {
-            log_line(self.lines + 1, &self.partial, "the line is too long");
+            log_line(
+                self.source,
+                self.part,
+                self.lines + 1,
+                &self.partial,
+                "the line is too long",
+            );
             return Err(EINVAL);
         }
         self.partial.extend_from_slice(rest, GFP_KERNEL)?;
@@ -295,6 +323,9 @@ impl Txn {
         p.resolve_hints()?;
         let n = p.rules().len();
         policy::publish(Arc::new(p, GFP_KERNEL)?)?;
+        if self.source == Source::Securityfs {
+            crate::boot::policy_written();
+        }
         pr_info!("policy loaded: {} rules\n", n);
         Ok(Some(n))
     }
@@ -316,6 +347,7 @@ impl Txn {
         }
         Ok(Txn {
             source,
+            part: "",
             staged: None,
             partial: KVec::new(),
             path: KVec::new(),
@@ -379,6 +411,46 @@ impl FileOps for PolicyFile {
         // Errors were reported by `write` or, for an unterminated last line, logged.
         let _ = txn.commit();
     }
+}
+
+/// Resolves the program paths of the policy in force again, from pid 1's root as it is now,
+/// and publishes the same rules with the new results (see [`crate::identity::Hints`]).
+///
+/// pid 1 calls it when it execs again, which may be into another root (`switch_root`): paths
+/// that resolved in the initramfs must now resolve in the real root.
+///
+/// # Errors
+///
+/// `EBUSY` if a transaction is open (its commit resolves the paths anyway), `ENOMEM`.
+///
+/// # Context
+///
+/// Process context: it walks paths and waits for an RCU grace period.
+pub(crate) fn refresh_hints() -> Result {
+    // The rules do not change, so a locked policy is refreshed too. Once locked, nobody takes
+    // the writer slot again, and pid 1's execs, the only caller, are serialized by its
+    // `cred_guard_mutex`: then this is the only publisher.
+    let writer = match WRITER.cmpxchg(IDLE, WRITING, Full) {
+        Ok(_) => true,
+        Err(LOCKED) => false,
+        Err(_) => return Err(EBUSY),
+    };
+    let r = (|| {
+        let current = {
+            let guard = rcu::read_lock();
+            POLICY.get(&guard).cloned()
+        };
+        let Some(current) = current else {
+            return Ok(());
+        };
+        let mut p = Draft::new(Some(current)).build()?;
+        p.resolve_hints()?;
+        policy::publish(Arc::new(p, GFP_KERNEL)?)
+    })();
+    if writer {
+        let _ = WRITER.cmpxchg(WRITING, IDLE, Release);
+    }
+    r
 }
 
 /// Creates `/sys/kernel/security/kportreserve/policy` (mode 0600, root only).

@@ -21,6 +21,7 @@ use kernel::{
 };
 
 mod audit;
+mod boot;
 mod cred;
 mod draft;
 mod fs;
@@ -126,6 +127,10 @@ impl lsm::Hooks for KPortReserve {
     }
 
     fn bprm_creds_for_exec(cx: &mut Cx<'_>, bprm: &mut Binprm<'_, Self>) -> Result {
+        // The boot policy is in force before pid 1's program, the first, runs.
+        if kernel::current!().tgid() == 1 {
+            boot::exec_by_init();
+        }
         netoff::bprm_creds_for_exec(cx, bprm);
         identity::bprm_creds_for_exec(cx, bprm)
     }

@@ -14,6 +14,9 @@ pub(crate) const MAX_LINE: usize = MAX_PATH + 64;
 /// The most rules a policy may hold.
 pub(crate) const MAX_RULES: usize = 65536;
 
+/// The largest boot policy file, in bytes: 65,536 rules of 256 bytes.
+pub(crate) const MAX_BOOT_POLICY: usize = 16 << 20;
+
 /// The number of port numbers; ports are 1 to `NR_PORTS - 1`.
 pub(crate) const NR_PORTS: usize = 65536;
 

@@ -123,7 +123,54 @@ sed -n 's/^# kpr_bench: //p' "$res" > "$bench.out"
 } > "$bench.tap"
 grep -A20 '^not ok' "$bench.tap"
 
-runs=(console=1 "$log" console=0 "$KPR_CACHE/lint.tap" "$ctl.tap" "$res" "$bench.tap")
+# The boot-policy boots (guest-boot.sh): a short boot each, without KUnit, whose first
+# program is the test script. "good" has a policy file and kportreserve.policy= with a
+# lock; "bad" a malformed file named by kportreserve.policy_file=: nothing is loaded.
+owner=/kselftest/kportreserve/kpr_bind
+bootdir=$KPR_CACHE/boot-policy
+rm -rf "$bootdir" && mkdir -p "$bootdir"
+printf '%s\n' '# The boot policy of check.sh.' "40000/tcp $owner" > "$bootdir/policy"
+printf '%s\n' "40000/tcp $owner" '# line 2' '40002 relative/path' lock > "$bootdir/bad-policy"
+boot_tap=()
+for c in good bad; do
+	case $c in
+	good)
+		add="$bootdir/policy:/etc/kportreserve/policy"
+		line="40001/udp $owner;40003/tcp /usr/bin/linked-srv;lock"
+		append="kportreserve.policy=\"$line\"" ;;
+	bad)
+		add="$bootdir/bad-policy:/etc/kpr-bad"
+		append="kportreserve.policy_file=/etc/kpr-bad"
+		append="$append kportreserve.policy=\"40001/udp $owner\"" ;;
+	esac
+	"$RIG/vm.sh" ${VMFLAGS:-} --timeout 300 --results "$bootdir/$c.tap" \
+		--log "$bootdir/console-$c.log" \
+		--add "$KPR_CACHE/kselftest/kpr_bind:/usr/bin/impostor" \
+		--add "$add" --append "rdinit=/kpr/run kunit.enable=0 $append" \
+		"$RIG/guest-boot.sh" "$c" >/dev/null
+	brc=$?
+	echo "check: boot-policy boot '$c' (exit $brc); console: $bootdir/console-$c.log"
+	{
+		# The guest came back with its plan, and its console has no kernel splat.
+		echo "# selftest: boot_guest"
+		if [ $brc = 0 ] && grep -q '^1\.\.' "$bootdir/$c.tap"; then
+			echo "ok 1 ${c}_reported"
+		else
+			echo "not ok 1 ${c}_reported"
+		fi
+		if grep -E '(BUG:|WARNING:|Oops|Call Trace:|suspicious RCU usage)' \
+			"$bootdir/console-$c.log"; then
+			echo "not ok 2 ${c}_no_splat"
+		else
+			echo "ok 2 ${c}_no_splat"
+		fi
+	} >> "$bootdir/$c.tap"
+	grep -A5 '^not ok' "$bootdir/$c.tap"
+	boot_tap+=("$bootdir/$c.tap")
+done
+
+runs=(console=1 "$log" console=0 "$KPR_CACHE/lint.tap" "$ctl.tap" "$res" "$bench.tap"
+      "${boot_tap[@]}")
 if [ "$DEBUG_KERNEL" != 0 ]; then
 	wait "$debug_pid"
 	cat "$debug_out"

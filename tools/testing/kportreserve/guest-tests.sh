@@ -44,6 +44,10 @@ t securityfs_dir test -d /sys/kernel/security/kportreserve
 t policy_file_mode sh -c 'stat -c %a /sys/kernel/security/kportreserve/policy | grep -qx 600'
 t up_and_running sh -c 'dmesg | grep -q "kportreserve: Up and running"'
 
+# This boot has no boot policy file: that is logged, and nothing is loaded.
+t boot_policy_absent_logged sh -c \
+	'dmesg | grep -q "kportreserve: boot policy: no file /etc/kportreserve/policy"'
+
 # Logging and audit records (the kernel log rate limits both, and audit records reach it
 # through kauditd, a moment later: checked first, while the limit is untouched).
 P=/sys/kernel/security/kportreserve/policy

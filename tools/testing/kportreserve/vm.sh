@@ -16,6 +16,8 @@
 #   --log FILE        console log (default: $KPR_CACHE/console.log)
 #   --timeout SEC     hard timeout (default: 900)
 #   --append ARGS     extra kernel command line
+#   --add FILE:PATH   put the host's FILE at PATH in the guest's extra archive (repeatable),
+#                     e.g. a boot policy at /etc/kportreserve/policy
 #   --interactive     console on this terminal, no script (a shell)
 #   --kvm             use KVM if it answers within 20 s (TCG otherwise)
 #   --debug           boot the debug kernel ($KPR_CACHE/out-debug, kernel-debug.config)
@@ -38,6 +40,7 @@ share= results= log= timeout= append= interactive= kvm= debug= icount=
 # offsets are neither 0 nor at the end of a blob.
 DEBUG_LSM=landlock,lockdown,yama,loadpin,safesetid,selinux,tomoyo,kportreserve,ipe,bpf
 lsm=$DEBUG_LSM
+adds=()
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--log) log=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
+	--add) adds+=("$2"); shift 2 ;;
 	--interactive) interactive=1; shift ;;
 	--kvm) kvm=1; shift ;;
 	--icount) icount=1; shift ;;
@@ -91,7 +95,13 @@ if [ -z "$interactive" ]; then
 	: > "$tmp/root/kpr/args"
 	[ $# = 0 ] || printf '%s\n' "$@" > "$tmp/root/kpr/args"
 fi
-(cd "$tmp/root" && find . | cpio -o -H newc --quiet) > "$tmp/extra.cpio"
+for a in ${adds[@]+"${adds[@]}"}; do
+	src=${a%%:*} dst=${a#*:}
+	[ -f "$src" ] && [ "${dst#/}" != "$dst" ] || die "--add wants FILE:/PATH, not $a"
+	mkdir -p "$tmp/root$(dirname "$dst")"
+	cp "$src" "$tmp/root$dst"
+done
+(cd "$tmp/root" && find . | cpio -o -H newc -R 0:0 --quiet) > "$tmp/extra.cpio"
 cat "$initrd" "$tmp/extra.cpio" > "$tmp/initrd.cpio"
 
 accel=tcg
