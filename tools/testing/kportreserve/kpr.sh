@@ -7,6 +7,7 @@
 #   kpr.sh [--debug] tree     sync patches and overlay into the work tree
 #   kpr.sh [--debug] build    configure (if a fragment changed) and build bzImage
 #   kpr.sh [--debug] vars     print the make variables used for the kernel build
+#   kpr.sh overlay            print the files of this repository laid over the tree
 #
 # --debug: the debug kernel (kernel.config + kernel-debug.config: KASAN, lockdep,
 # every LSM...), from the same work tree, in its own output directory (out-debug).
@@ -187,6 +188,7 @@ tree) cmd_tree ;;
 config) cmd_tree; cmd_config ;;
 build) cmd_build ;;
 vars) make_vars ;;
+overlay) overlay_files ;;
 make) shift; kmake "$@" ;;
-*) die "usage: kpr.sh [--debug] tree|config|build|vars|make ARGS" ;;
+*) die "usage: kpr.sh [--debug] tree|config|build|vars|overlay|make ARGS" ;;
 esac
