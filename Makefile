@@ -7,6 +7,8 @@
 #                 the debug kernel (KASAN, lockdep, every LSM); ends with "N passed, N failed"
 #   make bench    boot kportreserve on and off in turn, benchmark, write out/bench/
 #   make fuzz     the policy fuzzer alone, 1,000,000 lines; prints its figures
+#   make series   the upstream patch series (git format-patch, cover letter) in out/series
+#   make series-check  git am the series onto pristine 7.3, build and checkpatch every patch
 #
 # Variables:
 #   KSRC=DIR        use your own Linux 7.3 tree (not modified; a copy gets the overlay)
@@ -21,6 +23,7 @@
 #   KPR_STRESS_SECONDS=N, KPR_STRESS_SEED=N   the stress test of make check (default 10 s)
 #   KPR_FUZZ_LINES=N, KPR_FUZZ_SECONDS=N, KPR_FUZZ_SEED=N   the policy fuzzer
 #   DEBUG_KERNEL=0  make check without the debug kernel (quick local runs)
+#   SERIES_OUT=DIR  make series, series-check: where the series goes (default out/series)
 
 RIG := tools/testing/kportreserve
 # rustup's toolchain, also when the caller's PATH lacks it (e.g. a non-login shell).
@@ -30,15 +33,17 @@ endif
 export KSRC KPR_CACHE JOBS RUST_LIB_SRC BENCH_PAIRS BENCH_SCALE BENCH_OUT BENCH_ARGS BENCH_CLOCK
 export KPR_STRESS_SECONDS KPR_STRESS_SEED KPR_FUZZ_LINES KPR_FUZZ_SECONDS KPR_FUZZ_SEED
 export DEBUG_KERNEL
+SERIES_OUT ?= out/series
+export SERIES_OUT
 KPR_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kportreserve
 
 .PHONY: all setup tree build build-debug initramfs run shell shell-debug check fuzz bench lint \
-	clean help
+	series series-check clean help
 
 all: build
 
 help:
-	@sed -n '3,24p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,26p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@$(RIG)/setup.sh host
@@ -79,6 +84,12 @@ check: setup
 
 fuzz: setup
 	@$(RIG)/check.sh --fuzz
+
+series: setup
+	@$(RIG)/series.sh make $(SERIES_OUT)
+
+series-check: series
+	@$(RIG)/series.sh check $(SERIES_OUT)
 
 bench: setup
 	@$(RIG)/setup.sh bench

@@ -66,6 +66,14 @@ awk -v rc=$ctl_rc '
 	}
 	/^test .* \.\.\. FAILED$/ { fail = 1 }' "$ctl.out" > "$ctl.tap"
 grep -q '^not ok' "$ctl.tap" && tail -n 40 "$ctl.out"
+
+# The cheap part of make series-check: the series is complete, applies with git am, gives
+# this work tree, names its maintainers, and its documents build with Sphinx.
+series_tap=$KPR_CACHE/series.tap
+"$RIG/series.sh" quick > "$series_tap" 2> "$KPR_CACHE/series.log"
+grep -q '^1\.\.' "$series_tap" ||
+	printf '# selftest: series\n1..1\nnot ok 1 series_sh # see %s\n' "$KPR_CACHE/series.log" \
+		> "$series_tap"
 "$RIG/initramfs.sh" "$KPR_CACHE/initramfs.cpio" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
 # boot NAME SUFFIX VM-OPTIONS...: runs guest-tests.sh; results and console in the cache.
@@ -169,7 +177,7 @@ for c in good bad; do
 	boot_tap+=("$bootdir/$c.tap")
 done
 
-runs=(console=1 "$log" console=0 "$KPR_CACHE/lint.tap" "$ctl.tap" "$res" "$bench.tap"
+runs=(console=1 "$log" console=0 "$KPR_CACHE/lint.tap" "$ctl.tap" "$series_tap" "$res" "$bench.tap"
       "${boot_tap[@]}")
 if [ "$DEBUG_KERNEL" != 0 ]; then
 	wait "$debug_pid"
@@ -179,4 +187,5 @@ if [ "$DEBUG_KERNEL" != 0 ]; then
 fi
 
 grep '^not ok' -A20 "$KPR_CACHE/lint.tap"
+grep '^not ok' -A20 "$series_tap"
 awk -f "$RIG/summarize.awk" "${runs[@]}"

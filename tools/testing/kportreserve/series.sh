@@ -17,8 +17,9 @@
 #                          Sphinx on the two documents, compare the final tree with the work
 #                          tree; one line per patch and a closing "N passed, N failed"
 #
-# Environment: KPR_CACHE, KSRC and JOBS as for kpr.sh; SERIES_OUT=DIR; SERIES_NOCACHE=1 makes
-# series.sh check build every patch even when an identical tree was built before.
+# Environment: KPR_CACHE, KSRC and JOBS as for kpr.sh; SERIES_OUT=DIR; SERIES_PREFIX="RFC PATCH"
+# (default PATCH) and SERIES_REROLL=N (git format-patch -v N) for the subjects; SERIES_NOCACHE=1
+# makes series.sh check build every patch even when an identical tree was built before.
 
 set -euo pipefail
 
@@ -308,10 +309,11 @@ cover_blurb() {
 write_series() {
 	local repo=$1 out=$2 src=$3 cover subject blurb
 	mkdir -p "$out"
-	rm -f "$out"/*.patch
+	rm -f "$out"/*[0-9][0-9][0-9][0-9]-*.patch
 	sgit -C "$repo" format-patch -q --cover-letter --zero-commit --no-signature \
+		--subject-prefix="${SERIES_PREFIX:-PATCH}" ${SERIES_REROLL:+-v "$SERIES_REROLL"} \
 		-o "$out" base..HEAD
-	cover=$(ls "$out"/0000-*.patch)
+	cover=$(ls "$out"/*0000-cover-letter.patch)
 	subject=$(head -n1 "$SDIR/cover.txt")
 	blurb=$(mktemp)
 	cover_blurb "$src" > "$blurb"
@@ -412,7 +414,7 @@ cmd_quick() {
 	fi
 	# git am of the formatted series onto the pristine files.
 	{ base_repo "$tmp/am" "$(pristine)" &&
-	  sgit -C "$tmp/am" am -q $(ls "$out"/[0-9][0-9][0-9][0-9]-*.patch | grep -v /0000-); } \
+	  sgit -C "$tmp/am" am -q $(ls "$out"/*[0-9][0-9][0-9][0-9]-*.patch | grep -v 0000-cover-letter); } \
 		> "$tmp/log" 2>&1 || true
 	if [ -d "$tmp/am" ] &&
 	   [ "$(sgit -C "$tmp/am" rev-list --count base..HEAD)" = "$(($(ls "$out" | wc -l) - 1))" ] &&
@@ -468,8 +470,8 @@ sphinx_check() {
 # that touches a file of the entry names its maintainer and list, and the whole series does.
 get_maintainer_check() {
 	local out=$1 p names bad=0
-	for p in "$out"/[0-9][0-9][0-9][0-9]-*.patch; do
-		case "$p" in */0000-*) continue ;; esac
+	for p in "$out"/*[0-9][0-9][0-9][0-9]-*.patch; do
+		case "$p" in *0000-cover-letter.patch) continue ;; esac
 		grep -qE '^\+\+\+ b/(security/kportreserve/|samples/kportreserve/|tools/testing/selftests/kportreserve/|Documentation/.*/kportreserve\.rst)' "$p" ||
 			continue
 		names=$(cd "$KPR_TREE" && scripts/get_maintainer.pl --no-git --no-git-fallback \
@@ -482,7 +484,7 @@ get_maintainer_check() {
 		fi
 	done
 	names=$(cd "$KPR_TREE" && scripts/get_maintainer.pl --no-git --no-git-fallback \
-		"$out"/[0-9][0-9][0-9][0-9]-*.patch 2>&1)
+		"$out"/*[0-9][0-9][0-9][0-9]-*.patch 2>&1)
 	grep -q "$AUTHOR_EMAIL.*KPORTRESERVE SECURITY MODULE" <<< "$names" ||
 		{ echo "the series: get_maintainer.pl does not name KPORTRESERVE SECURITY MODULE:"
 		  echo "$names"; bad=1; }
@@ -619,12 +621,12 @@ cmd_check() {
 			[ ! -e "$f" ] || touch "$f"
 		done)
 	fi
-	total=$(ls "$dir"/[0-9][0-9][0-9][0-9]-*.patch | grep -vc /0000-)
+	total=$(ls "$dir"/*[0-9][0-9][0-9][0-9]-*.patch | grep -vc 0000-cover-letter)
 	: > "$res.tmp"
 	n=0
-	for p in $(ls "$dir"/[0-9][0-9][0-9][0-9]-*.patch | grep -v /0000-); do
+	for p in $(ls "$dir"/*[0-9][0-9][0-9][0-9]-*.patch | grep -v 0000-cover-letter); do
 		n=$((n + 1))
-		subj=$(sed -n 's/^Subject: \[PATCH [0-9]*\/[0-9]*\] //p' "$p" | head -n1)
+		subj=$(sed -n 's/^Subject: \[[^]]*\] //p' "$p" | head -n1)
 		[ ${#subj} -le 52 ] || subj="${subj:0:49}..."
 		blog=$SER/logs/$(basename "$p" .patch).log
 		if [ -n "$stop" ]; then

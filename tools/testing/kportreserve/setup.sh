@@ -94,7 +94,8 @@ Provide the sources yourself, e.g. make KSRC=~/src/linux (a Linux $KVER_MAJOR tr
 host() {
 	apt_install flex bison bc libelf-dev libssl-dev cpio rsync patch make \
 		clang-19 lld-19 llvm-19 libclang-19-dev busybox-static \
-		gcc libc6-dev python3 perl iproute2 kmod file
+		gcc libc6-dev python3 perl iproute2 kmod file \
+		python3-sphinx python3-yaml
 	# qemu-utils on this image comes from bookworm-backports: take the
 	# matching qemu-system-x86 from there too.
 	if ! command -v qemu-system-x86_64 >/dev/null; then
