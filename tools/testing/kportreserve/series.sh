@@ -22,6 +22,7 @@
 # makes series.sh check build every patch even when an identical tree was built before.
 
 set -euo pipefail
+shopt -s inherit_errexit
 
 TOP=$(cd "$(dirname "$0")/../../.." && pwd)
 RIG=$TOP/tools/testing/kportreserve
@@ -342,6 +343,8 @@ generate() {
 
 cmd_make() {
 	local out=${1:-${SERIES_OUT:-$TOP/out/series}} work
+	mkdir -p "$out"
+	out=$(cd "$out" && pwd)
 	plan
 	work=$(generate "$out")
 	rm -rf "$work"
@@ -603,7 +606,9 @@ cmd_check() {
 	sed 's/^CONFIG_SECURITY_KPORTRESERVE=y$/# CONFIG_SECURITY_KPORTRESERVE is not set/' \
 		"$cfg_on" > "$cfg_off"
 	TOUCHED_RE=$(touched_files | sed 's/[.]/\\./g' | paste -sd'|')
-	if [ -z "$dir" ]; then
+	if [ -n "$dir" ]; then
+		dir=$(cd "$dir" && pwd)
+	else
 		dir=$SER/patches
 		local work
 		work=$(generate "$dir")
