@@ -296,7 +296,8 @@ cover_blurb() {
 			;;
 		@SERIES_CHECK@)
 			if [ -s "$KPR_CACHE/series/last-check.txt" ]; then
-				cat "$KPR_CACHE/series/last-check.txt"
+				# Its closing lines; the per-patch lines are in the cache.
+				grep -v '^[0-9]*/[0-9]* ' "$KPR_CACHE/series/last-check.txt"
 			else
 				echo "(make series-check has not been run in this cache)"
 			fi
