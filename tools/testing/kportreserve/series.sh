@@ -95,7 +95,8 @@ plan() {
 				patch_used[$name]=1
 			else
 				[ -f "$SDIR/$name.txt" ] ||
-					die "$order: new patch $name has no description $SDIR/$name.txt"
+					die "$order: new patch $name has no description" \
+						"$SDIR/$name.txt"
 				STEP_PATCH[n]=
 				txt_used[$name]=1
 			fi
@@ -103,14 +104,18 @@ plan() {
 				[ -n "${overlay[$f]:-}" ] ||
 					die "$order: $f (in $name) is not a file of the overlay"
 				[ -z "${explicit[$f]:-}" ] ||
-					die "$order: $f is in two patches: ${explicit[$f]} and $name"
+					die "$order: $f is in two patches:" \
+						"${explicit[$f]} and $name"
 				explicit[$f]=$name
 			done
 			n=$((n + 1))
 			;;
 		default)
 			[ -n "$name" ] && [ -n "$rest" ] || die "$order: usage: default DIR/ NAME"
-			case "$name" in */) ;; *) die "$order: default $name: DIR must end in /" ;; esac
+			case "$name" in
+			*/) ;;
+			*) die "$order: default $name: DIR must end in /" ;;
+			esac
 			default[$name]=$rest
 			;;
 		*) die "$order: unknown line '$kind $name $rest'" ;;
@@ -232,7 +237,8 @@ commit_steps() {
 		else
 			{
 				cat "$SDIR/${STEP_NAME[i]}.txt"
-				grep -qxF "$SOB" "$SDIR/${STEP_NAME[i]}.txt" || printf '\n%s\n' "$SOB"
+				grep -qxF "$SOB" "$SDIR/${STEP_NAME[i]}.txt" ||
+					printf '\n%s\n' "$SOB"
 			} > "$msg"
 			date=$(files_date "${STEP_FILES[i]}")
 			GIT_AUTHOR_DATE=$date GIT_COMMITTER_DATE=$date \
@@ -357,6 +363,13 @@ cmd_make() {
 # ---------------------------------------------------------------------------------------
 # make check's part.
 
+patches_in() { # patches_in DIR: the series' patches in DIR, in order, less the cover letter
+	local p
+	for p in "$1"/*[0-9][0-9][0-9][0-9]-*.patch; do
+		case "$p" in *0000-cover-letter.patch) ;; *) [ ! -e "$p" ] || echo "$p" ;; esac
+	done
+}
+
 # same_as_worktree REPO: the files that the series touches are those of the work tree.
 same_as_worktree() {
 	local repo=$1 f bad=0
@@ -394,11 +407,19 @@ EOF
 }
 
 cmd_quick() {
-	local work n=0 out tmp rc
+	local work n=0 out tmp rc pp=()
 	tmp=$(mktemp -d)
 	echo "# selftest: series"
 	echo "1..6"
-	tap() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; sed 's/^/# /' "$tmp/log"; fi; }
+	tap() {
+		n=$((n + 1))
+		if [ "$1" = 0 ]; then
+			echo "ok $n $2"
+		else
+			echo "not ok $n $2"
+			sed 's/^/# /' "$tmp/log"
+		fi
+	}
 	if (plan) > "$tmp/log" 2>&1; then
 		tap 0 map_complete
 	else
@@ -418,10 +439,10 @@ cmd_quick() {
 	fi
 	# git am of the formatted series onto the pristine files.
 	{ base_repo "$tmp/am" "$(pristine)" &&
-	  sgit -C "$tmp/am" am -q $(ls "$out"/*[0-9][0-9][0-9][0-9]-*.patch | grep -v 0000-cover-letter); } \
-		> "$tmp/log" 2>&1 || true
+	  mapfile -t pp < <(patches_in "$out") &&
+	  sgit -C "$tmp/am" am -q "${pp[@]}"; } > "$tmp/log" 2>&1 || true
 	if [ -d "$tmp/am" ] &&
-	   [ "$(sgit -C "$tmp/am" rev-list --count base..HEAD)" = "$(($(ls "$out" | wc -l) - 1))" ] &&
+	   [ "$(sgit -C "$tmp/am" rev-list --count base..HEAD)" = "${#pp[@]}" ] &&
 	   [ ! -d "$tmp/am/.git/rebase-apply" ]; then
 		tap 0 applies
 	else
@@ -463,12 +484,17 @@ sphinx_check() {
 		sphinx_path make -C "$KPR_TREE" O="$o" SPHINXDIRS="$(dirname "$d")" htmldocs \
 			> "$o.log" 2>&1 ||
 			{ echo "make htmldocs failed:"; tail -n 20 "$o.log"; rc=1; }
-		grep -E '(WARNING|ERROR|CRITICAL|SEVERE)' "$o.log" | grep -F kportreserve.rst && rc=1
+		grep -E '(WARNING|ERROR|CRITICAL|SEVERE)' "$o.log" | grep -F kportreserve.rst &&
+			rc=1
 		[ -s "$o/Documentation/output/${d%.rst}.html" ] ||
 			{ echo "no $o/Documentation/output/${d%.rst}.html"; rc=1; }
 	done
 	return $rc
 }
+
+# The files of the KPORTRESERVE entry (as a regular expression).
+OURS_RE='security/kportreserve/|samples/kportreserve/|tools/testing/selftests/kportreserve/'
+OURS_RE+='|Documentation/.*/kportreserve\.rst'
 
 # get_maintainer.pl, in the work tree (MAINTAINERS with the new entry), on each patch: a patch
 # that touches a file of the entry names its maintainer and list, and the whole series does.
@@ -476,13 +502,13 @@ get_maintainer_check() {
 	local out=$1 p names bad=0
 	for p in "$out"/*[0-9][0-9][0-9][0-9]-*.patch; do
 		case "$p" in *0000-cover-letter.patch) continue ;; esac
-		grep -qE '^\+\+\+ b/(security/kportreserve/|samples/kportreserve/|tools/testing/selftests/kportreserve/|Documentation/.*/kportreserve\.rst)' "$p" ||
-			continue
+		grep -qE "^\+\+\+ b/($OURS_RE)" "$p" || continue
 		names=$(cd "$KPR_TREE" && scripts/get_maintainer.pl --no-git --no-git-fallback \
 			--no-rolestats "$p" 2>&1)
 		if ! { grep -qF "$AUTHOR_NAME <$AUTHOR_EMAIL>" <<< "$names" &&
 		       grep -qF linux-security-module@vger.kernel.org <<< "$names"; }; then
-			echo "$(basename "$p"): get_maintainer.pl does not name the KPORTRESERVE entry:"
+			echo "$(basename "$p"): get_maintainer.pl does not name" \
+				"the KPORTRESERVE entry:"
 			echo "$names"
 			bad=1
 		fi
@@ -629,7 +655,7 @@ inputs_changed() {
 
 cmd_check() {
 	local dir=${1:-} src pass=0 fail=0 t0=$SECONDS i p n total subj a b c blog line f
-	local cfg_on=$SER/config-on cfg_off=$SER/config-off res=$SER/last-check.txt stop= built=
+	local cfg_on=$SER/config-on cfg_off=$SER/config-off res=$SER/last-check.txt stop='' built=
 	mkdir -p "$SER"
 	exec 9> "$SER/.lock"
 	flock -n 9 || die "another series-check runs in $KPR_CACHE"
@@ -663,10 +689,10 @@ cmd_check() {
 			[ ! -e "$f" ] || touch "$f"
 		done)
 	fi
-	total=$(ls "$dir"/*[0-9][0-9][0-9][0-9]-*.patch | grep -vc 0000-cover-letter)
+	total=$(patches_in "$dir" | wc -l)
 	: > "$res.tmp"
 	n=0
-	for p in $(ls "$dir"/*[0-9][0-9][0-9][0-9]-*.patch | grep -v 0000-cover-letter); do
+	for p in $(patches_in "$dir"); do
 		n=$((n + 1))
 		subj=$(sed -n 's/^Subject: \[[^]]*\] //p' "$p" | head -n1)
 		[ ${#subj} -le 52 ] || subj="${subj:0:49}..."
