@@ -603,8 +603,10 @@ build() {
 		make -C "$LINUX" -s $vars olddefconfig &&
 		flock /tmp/kpr-build.lock make -C "$LINUX" -s $vars -j"$JOBS" bzImage
 	} > "$blog" 2>&1 || rc=1
-	if [ $rc = 0 ] && grep -E "($TOUCHED_RE)[:(]" "$blog" |
-	   grep -qE '(warning|error)'; then
+	# Warnings as lint.sh finds them: rustc and clippy name the file on a later line.
+	if [ $rc = 0 ] &&
+	   { grep -E -A8 '^(warning|error)' "$blog" | grep -qE "($TOUCHED_RE)" ||
+	     grep -qE "($TOUCHED_RE):[0-9]+:[0-9]+: (warning|error)" "$blog"; }; then
 		rc=1
 	fi
 	if [ $rc = 0 ]; then
