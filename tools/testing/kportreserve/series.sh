@@ -574,6 +574,29 @@ seed_out() {
 	fi
 }
 
+# The machine's build lock (/tmp/kpr-build.lock), held on fd 8 by this script for a run of
+# builds, and given back once it has been held SERIES_LOCK_HOLD seconds (default 900, about
+# one cold kernel build), so that the other builds of the machine get their turn: with a
+# lock per build, each of the ~13 builds would wait behind every other build.
+LOCK_T0=
+build_lock() {
+	if [ -n "$LOCK_T0" ] && [ $((SECONDS - LOCK_T0)) -ge "${SERIES_LOCK_HOLD:-900}" ]; then
+		build_unlock
+		sleep 5	# let a waiting build take it
+	fi
+	if [ -z "$LOCK_T0" ]; then
+		exec 8> /tmp/kpr-build.lock
+		flock 8
+		LOCK_T0=$SECONDS
+	fi
+}
+build_unlock() {
+	[ -n "$LOCK_T0" ] || return 0
+	flock -u 8
+	exec 8>&-
+	LOCK_T0=
+}
+
 # The key of a build: the tree, the config and the toolchain. A build that passed is
 # recorded under it; the same build is not redone (SERIES_NOCACHE=1 redoes it).
 build_key() { # build_key CONFIG
@@ -587,21 +610,24 @@ build_key() { # build_key CONFIG
 }
 
 # build OUT CONFIG LOG: configure OUT from CONFIG (olddefconfig for this tree) and build
-# bzImage; fails on an error or a warning in the series' files. Prints the seconds.
+# bzImage; fails on an error or a warning in the series' files. Sets BUILD_RESULT (the
+# seconds). Runs in this shell, not in $(...), which would give the lock back at its end.
 build() {
 	local out=$1 config=$2 blog=$3 key t0=$SECONDS vars rc=0
 	key=$(build_key "$config")
 	if [ -z "${SERIES_NOCACHE:-}" ] && [ -e "$SER/built/$key" ]; then
-		echo cached
+		BUILD_RESULT=cached
 		return 0
 	fi
 	vars=$(KPR_OUT=$out "$RIG/kpr.sh" vars)
 	mkdir -p "$out"
 	cp "$config" "$out/.config"
+	build_lock
+	t0=$SECONDS
 	# shellcheck disable=SC2086
 	{
 		make -C "$LINUX" -s $vars olddefconfig &&
-		flock /tmp/kpr-build.lock make -C "$LINUX" -s $vars -j"$JOBS" bzImage
+		make -C "$LINUX" -s $vars -j"$JOBS" bzImage
 	} > "$blog" 2>&1 || rc=1
 	# Warnings as lint.sh finds them: rustc and clippy name the file on a later line.
 	if [ $rc = 0 ] &&
@@ -612,9 +638,9 @@ build() {
 	if [ $rc = 0 ]; then
 		mkdir -p "$SER/built"
 		touch "$SER/built/$key"
-		echo "$((SECONDS - t0)) s"
+		BUILD_RESULT="$((SECONDS - t0)) s"
 	else
-		echo "FAILED after $((SECONDS - t0)) s"
+		BUILD_RESULT="FAILED after $((SECONDS - t0)) s"
 		return 1
 	fi
 }
@@ -709,12 +735,12 @@ cmd_check() {
 				# Nothing that the build reads changed: the build is the last one.
 				b="ok (no build input changed)"
 				pass=$((pass + 1))
-			elif b=$(build "$SER/out" "$cfg_on" "$blog"); then
-				b="ok ($b)"
+			elif build "$SER/out" "$cfg_on" "$blog"; then
+				b="ok ($BUILD_RESULT)"
 				pass=$((pass + 1))
 				built=1
 			else
-				b="FAILED ($b, $blog)"
+				b="FAILED ($BUILD_RESULT, $blog)"
 				fail=$((fail + 1))
 				built=
 			fi
@@ -737,18 +763,21 @@ cmd_check() {
 		echo "$line"
 		echo "$line" >> "$res.tmp"
 	done
-	if [ -z "$stop" ]; then
+	if [ -n "$stop" ]; then
+		build_unlock
+	else
 		# The last patch again, with the LSM off, in a build directory of its own.
 		[ -d "$SER/out-off" ] || cp -a "$SER/out" "$SER/out-off"
 		blog=$SER/logs/config-off.log
-		if b=$(build "$SER/out-off" "$cfg_off" "$blog") &&
+		if build "$SER/out-off" "$cfg_off" "$blog" &&
 		   ! grep -q '^CONFIG_SECURITY_KPORTRESERVE=y' "$SER/out-off/.config"; then
-			b="ok ($b)"
+			b="ok ($BUILD_RESULT)"
 			pass=$((pass + 1))
 		else
-			b="FAILED ($b, $blog)"
+			b="FAILED ($BUILD_RESULT, $blog)"
 			fail=$((fail + 1))
 		fi
+		build_unlock
 		line="with CONFIG_SECURITY_KPORTRESERVE=n: builds $b"
 		echo "$line"
 		echo "$line" >> "$res.tmp"
