@@ -561,7 +561,7 @@ seed_out() {
 		cp -a "$rig_out" "$SER/out.tmp"
 		for old in "$(cd "$KPR_TREE" && pwd -P)" "$(readlink "$rig_out/source" || true)"; do
 			[ -n "$old" ] && [ "$old" != "$LINUX" ] || continue
-			grep -rlIZ --exclude-dir=output -F -e "$old" "$SER/out.tmp" |
+			{ grep -rlIZ --exclude-dir=output -F -e "$old" "$SER/out.tmp" || true; } |
 				xargs -0 -r sed -i "s|$old|$LINUX|g"
 		done
 		ln -sfn "$LINUX" "$SER/out.tmp/source"
