@@ -475,9 +475,25 @@ static int tsync_tracing_fn(void *arg __maybe_unused)
 	if (write(t.go[1], "x", 1) != 1)
 		return KPR_EXIT_SETUP;
 	pthread_join(thread, NULL);
-	/* Without the tracer, it works. */
-	if (!ret && prctl(PR_SET_NETWORK, PR_NETWORK_OFF | PR_NETWORK_TSYNC, 0, 0, 0))
-		ret = 4;
+	/*
+	 * Without the tracer, it works.  pthread_join() returns when the
+	 * tracer thread has released its memory, before exit_ptrace() detaches
+	 * its tracees: on another CPU that comes a little later.
+	 */
+	if (!ret) {
+		int i, err = -1;
+
+		for (i = 0; i < 200 && err; i++) {
+			err = prctl(PR_SET_NETWORK,
+				    PR_NETWORK_OFF | PR_NETWORK_TSYNC, 0, 0, 0);
+			if (err && errno != EBUSY)
+				break;
+			if (err)
+				usleep(10000);
+		}
+		if (err)
+			ret = 4;
+	}
 	kill(t.child, SIGKILL);
 	return ret;
 }
