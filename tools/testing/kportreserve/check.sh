@@ -44,6 +44,43 @@ if [ "${1:-}" = --fuzz ]; then
 fi
 
 "$RIG/kpr.sh" build || { echo "0 passed, 1 failed"; exit 1; }
+"$RIG/initramfs.sh" "$KPR_CACHE/initramfs.cpio" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+
+# boot NAME SUFFIX VM-OPTIONS...: runs guest-tests.sh; results and console in the cache.
+boot() {
+	local name=$1 res=$KPR_CACHE/results$2.txt log=$KPR_CACHE/console$2.log t0=$SECONDS rc
+	shift 2
+	: > "$res"
+	: > "$log"
+	"$RIG/vm.sh" ${VMFLAGS:-} "$@" --results "$res" --log "$log" "$RIG/guest-tests.sh" \
+		"${knobs[@]}"
+	rc=$?
+	echo "check: $name: guest ran for $((SECONDS - t0)) s (exit $rc); results: $res;" \
+		"console: $log"
+	grep -E '^(not ok|#.*(FAIL|fail))' "$res" | head -n 40
+}
+
+extra=$((${KPR_STRESS_SECONDS:-0} + ${KPR_FUZZ_SECONDS:-0}))
+
+# The debug kernel is built and booted while the lint gates, the host tests and the test
+# kernel's guest run: each side has a core, and the debug kernel's run is the longer one.
+# Its output comes after the test kernel's.
+if [ "$DEBUG_KERNEL" != 0 ]; then
+	debug_out=$KPR_CACHE/check-debug.out
+	(
+		t0=$SECONDS
+		if "$RIG/kpr.sh" --debug build; then
+			echo "check: debug kernel: built in $((SECONDS - t0)) s"
+			boot "debug kernel" -debug --debug --timeout $((1500 + 3 * extra))
+		else
+			# Counted as a failed run: no KUnit results, no exit status.
+			: > "$KPR_CACHE/results-debug.txt"
+			: > "$KPR_CACHE/console-debug.log"
+		fi
+	) > "$debug_out" 2>&1 &
+	debug_pid=$!
+fi
+
 "$RIG/lint.sh" > /dev/null
 
 # The host tests of kportreservectl and of the grammar that it shares with the kernel
@@ -74,42 +111,6 @@ series_tap=$KPR_CACHE/series.tap
 grep -q '^1\.\.' "$series_tap" ||
 	printf '# selftest: series\n1..1\nnot ok 1 series_sh # see %s\n' "$KPR_CACHE/series.log" \
 		> "$series_tap"
-"$RIG/initramfs.sh" "$KPR_CACHE/initramfs.cpio" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
-
-# boot NAME SUFFIX VM-OPTIONS...: runs guest-tests.sh; results and console in the cache.
-boot() {
-	local name=$1 res=$KPR_CACHE/results$2.txt log=$KPR_CACHE/console$2.log t0=$SECONDS rc
-	shift 2
-	: > "$res"
-	: > "$log"
-	"$RIG/vm.sh" ${VMFLAGS:-} "$@" --results "$res" --log "$log" "$RIG/guest-tests.sh" \
-		"${knobs[@]}"
-	rc=$?
-	echo "check: $name: guest ran for $((SECONDS - t0)) s (exit $rc); results: $res;" \
-		"console: $log"
-	grep -E '^(not ok|#.*(FAIL|fail))' "$res" | head -n 40
-}
-
-extra=$((${KPR_STRESS_SECONDS:-0} + ${KPR_FUZZ_SECONDS:-0}))
-
-# The debug kernel is built and booted while the test kernel's guest runs: each has a
-# core, and the debug kernel's run is the longer one.  Its output comes after the test
-# kernel's.
-if [ "$DEBUG_KERNEL" != 0 ]; then
-	debug_out=$KPR_CACHE/check-debug.out
-	(
-		t0=$SECONDS
-		if "$RIG/kpr.sh" --debug build; then
-			echo "check: debug kernel: built in $((SECONDS - t0)) s"
-			boot "debug kernel" -debug --debug --timeout $((1500 + 3 * extra))
-		else
-			# Counted as a failed run: no KUnit results, no exit status.
-			: > "$KPR_CACHE/results-debug.txt"
-			: > "$KPR_CACHE/console-debug.log"
-		fi
-	) > "$debug_out" 2>&1 &
-	debug_pid=$!
-fi
 
 boot "test kernel" "" --timeout $((900 + extra))
 res=$KPR_CACHE/results.txt
