@@ -14,6 +14,7 @@
 #include <linux/sched/signal.h>
 #include <linux/seccomp.h>
 #include <linux/string.h>
+#include <linux/user_namespace.h>
 #include <net/sock.h>
 
 __rust_helper const struct cred *rust_helper_current_cred(void)
@@ -26,6 +27,18 @@ __rust_helper const struct cred *
 rust_helper_lsm_task_real_cred(const struct task_struct *task)
 {
 	return __task_cred(task);
+}
+
+/*
+ * The effective user and group IDs of the current subjective credential, as
+ * the initial user namespace sees them.
+ */
+__rust_helper void rust_helper_lsm_current_init_ns_ids(u32 *uid, u32 *gid)
+{
+	const struct cred *cred = current_cred();
+
+	*uid = from_kuid(&init_user_ns, cred->euid);
+	*gid = from_kgid(&init_user_ns, cred->egid);
 }
 
 /* get_task_comm() for a buffer whose size is only known at run time. */

@@ -502,6 +502,21 @@ pub fn with_current_cred_guard<R>(f: impl FnOnce() -> R) -> Result<R> {
     Ok(r)
 }
 
+/// The effective user and group IDs of the current task's subjective credential, as the initial
+/// user namespace sees them: `(euid, egid)`.
+///
+/// Every ID maps into the initial user namespace, so neither is ever `(uid_t)-1`. The
+/// credential of a task in a user namespace is seen as the host sees it, which its namespace
+/// cannot change.
+#[inline]
+pub fn current_init_ns_ids() -> (u32, u32) {
+    let (mut uid, mut gid) = (0, 0);
+    // SAFETY: The current task's subjective credential is live while it runs, and its IDs are
+    // never changed once it is committed; the helper writes the two IDs and nothing else.
+    unsafe { bindings::lsm_current_init_ns_ids(&mut uid, &mut gid) };
+    (uid, gid)
+}
+
 /// Returns true if the current task is a kernel thread (`PF_KTHREAD`), e.g. a workqueue worker.
 pub fn current_is_kthread() -> bool {
     // SAFETY: Reads the current task's own flags.
