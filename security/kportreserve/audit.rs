@@ -114,7 +114,7 @@ fn with_owner(proto: Proto, port: u16, f: impl FnOnce(&[u8])) {
 #[cold]
 pub(crate) fn port_denied(op: &str, proto: Proto, port: u16, permissive: bool) {
     let Some(mut r) = Record::start(audit::KPORTRESERVE_ACCESS, GFP_ATOMIC) else {
-        log_port_denied(proto, port);
+        log_port_denied(proto, port, permissive);
         return;
     };
     let _ = write!(
@@ -142,19 +142,20 @@ pub(crate) fn port_denied(op: &str, proto: Proto, port: u16, permissive: bool) {
 }
 
 /// The log line of a refused port when audit takes no record.
-fn log_port_denied(proto: Proto, port: u16) {
+fn log_port_denied(proto: Proto, port: u16, permissive: bool) {
     if !lsm::printk_ratelimit() {
         return;
     }
     let mut buf = [0u8; 256];
     let (comm, len, exe) = task_names(&mut buf);
     pr_notice!(
-        "denied bind to reserved port {}/{} for pid={} comm={} exe={}\n",
+        "denied bind to reserved port {}/{} for pid={} comm={} exe={} permissive={}\n",
         port,
         proto_str(proto),
         kernel::current!().pid(),
         Shown(comm.get(..len).unwrap_or(&[])),
-        Shown(exe.unwrap_or(b"?"))
+        Shown(exe.unwrap_or(b"?")),
+        u8::from(permissive)
     );
 }
 

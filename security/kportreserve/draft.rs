@@ -13,7 +13,9 @@
 use crate::{
     grammar::{
         hash,
-        Spec, //
+        Mode,
+        Spec,
+        Who, //
     },
     limits::{
         KERNEL_PROGRAM,
@@ -34,7 +36,8 @@ use kernel::{
     sync::Arc, //
 };
 
-/// A rule that the transaction added; its program is an index into [`Draft::programs`].
+/// A rule that the transaction added; its program (with its qualifier) is an index into
+/// [`Draft::programs`].
 #[derive(Clone, Copy)]
 struct Added {
     first: u16,
@@ -62,11 +65,11 @@ pub(crate) struct Draft {
     deleted: KVVec<u64>,
     /// The number of bits set in `deleted`.
     n_deleted: usize,
-    /// The programs that the transaction's lines named, each once. A program of `base` is
-    /// shared with it, so that each program keeps one copy of its path.
-    programs: KVVec<Program>,
-    /// A hash table of `programs`, by their bytes: an index plus one, or 0 for a free slot. Its
-    /// size is a power of two, at least twice the number of programs.
+    /// The programs that the transaction's lines named, each once with each qualifier. A
+    /// program of `base` is shared with it, so that each program keeps one copy of its path.
+    programs: KVVec<(Program, Who)>,
+    /// A hash table of `programs`, by their bytes and qualifiers: an index plus one, or 0 for a
+    /// free slot. Its size is a power of two, at least twice the number of programs.
     slots: KVVec<u32>,
     /// The program that the last line named.
     last: u32,
@@ -77,6 +80,8 @@ pub(crate) struct Draft {
     tidy: bool,
     /// The number of entries of `added` that are dead.
     n_dead: usize,
+    /// The mode of the policy that the transaction builds.
+    mode: Mode,
 }
 
 /// The number of added rules from which a counting sort by first port, which costs O(n + the
@@ -117,6 +122,7 @@ impl Draft {
     /// A draft of `base`, or of an empty policy.
     pub(crate) fn new(base: Option<Arc<Policy>>) -> Self {
         Self {
+            mode: base.as_deref().map_or(Mode::Enforcing, Policy::mode),
             base,
             deleted: KVVec::new(),
             n_deleted: 0,
@@ -146,29 +152,35 @@ impl Draft {
         Ok(self.len_at_most())
     }
 
-    fn program_bytes(&self, i: u32) -> &[u8] {
+    /// The bytes and the qualifier of program `i`.
+    fn program_key(&self, i: u32) -> (&[u8], Who) {
         self.programs
             .get(i as usize)
-            .map_or(&[][..], Program::as_bytes)
+            .map_or((&[][..], Who::ANY), |(p, w)| (p.as_bytes(), *w))
     }
 
-    /// The index of the program with `bytes`, whose [`hash`] is `h`, in [`Draft::programs`],
-    /// if there is one.
-    fn lookup(&self, bytes: &[u8], h: u32) -> Option<u32> {
+    /// The slot of a hash table of programs where to look for `h` with qualifier `who` first.
+    fn first_slot(h: u32, who: Who) -> usize {
+        (h ^ (who.key() as u32).wrapping_mul(0x9e37_79b9) ^ (who.key() >> 32) as u32) as usize
+    }
+
+    /// The index of the program with `bytes` and qualifier `who`, whose [`hash`] is `h`, in
+    /// [`Draft::programs`], if there is one.
+    fn lookup(&self, bytes: &[u8], who: Who, h: u32) -> Option<u32> {
         let mask = self.slots.len().checked_sub(1)?;
-        let mut i = h as usize & mask;
+        let mut i = Self::first_slot(h, who) & mask;
         loop {
             match self.slots[i] {
                 0 => return None,
-                s if self.program_bytes(s - 1) == bytes => return Some(s - 1),
+                s if self.program_key(s - 1) == (bytes, who) => return Some(s - 1),
                 _ => i = (i + 1) & mask,
             }
         }
     }
 
-    fn insert_slot(slots: &mut [u32], h: u32, index: u32) {
+    fn insert_slot(slots: &mut [u32], h: u32, who: Who, index: u32) {
         let mask = slots.len() - 1;
-        let mut i = h as usize & mask;
+        let mut i = Self::first_slot(h, who) & mask;
         while slots[i] != 0 {
             i = (i + 1) & mask;
         }
@@ -179,10 +191,10 @@ impl Draft {
     fn intern(&mut self, spec: &Spec, path: &[u8]) -> Result<u32> {
         let bytes = if spec.kernel { KERNEL_PROGRAM } else { path };
         // Policies tend to list the rules of a program together.
-        if self.program_bytes(self.last) == bytes {
+        if self.program_key(self.last) == (bytes, spec.who) {
             return Ok(self.last);
         }
-        if let Some(i) = self.lookup(bytes, spec.hash) {
+        if let Some(i) = self.lookup(bytes, spec.who, spec.hash) {
             self.last = i;
             return Ok(i);
         }
@@ -196,13 +208,13 @@ impl Draft {
             let size = (4 * (self.programs.len() + 1)).next_power_of_two();
             let mut slots = KVVec::with_capacity(size, GFP_KERNEL)?;
             slots.resize(size, 0, GFP_KERNEL)?;
-            for (i, p) in self.programs.iter().enumerate() {
-                Self::insert_slot(&mut slots, hash(p.as_bytes()), i as u32);
+            for (i, (p, w)) in self.programs.iter().enumerate() {
+                Self::insert_slot(&mut slots, hash(p.as_bytes()), *w, i as u32);
             }
             self.slots = slots;
         }
-        self.programs.push(program, GFP_KERNEL)?;
-        Self::insert_slot(&mut self.slots, spec.hash, index);
+        self.programs.push((program, spec.who), GFP_KERNEL)?;
+        Self::insert_slot(&mut self.slots, spec.hash, spec.who, index);
         self.last = index;
         Ok(index)
     }
@@ -212,7 +224,7 @@ impl Draft {
         (r.first, r.last, r.protos)
             .cmp(&(a.first, a.last, a.protos))
             .then_with(|| match self.programs.get(a.program as usize) {
-                Some(p) => r.program.cmp_bytes(p),
+                Some((p, w)) => r.program.cmp_bytes(p).then_with(|| r.who.cmp(w)),
                 None => Ordering::Less,
             })
     }
@@ -240,8 +252,8 @@ impl Draft {
         (a.first, a.last, a.protos)
             .cmp(&(b.first, b.last, b.protos))
             .then_with(|| {
-                self.program_bytes(a.program)
-                    .cmp(self.program_bytes(b.program))
+                self.program_key(a.program)
+                    .cmp(&self.program_key(b.program))
             })
     }
 
@@ -267,12 +279,12 @@ impl Draft {
         if self.tidy {
             return Ok(());
         }
-        // Rank the programs in the order of their bytes.
+        // Rank the programs in the order of their bytes, then qualifiers.
         let mut order = KVVec::with_capacity(self.programs.len(), GFP_KERNEL)?;
         for i in 0..self.programs.len() as u32 {
             order.push(i, GFP_KERNEL)?;
         }
-        order.sort_unstable_by(|&a, &b| self.program_bytes(a).cmp(self.program_bytes(b)));
+        order.sort_unstable_by(|&a, &b| self.program_key(a).cmp(&self.program_key(b)));
         let mut rank = KVVec::with_capacity(self.programs.len(), GFP_KERNEL)?;
         rank.resize(self.programs.len(), 0, GFP_KERNEL)?;
         for (r, &i) in order.iter().enumerate() {
@@ -383,7 +395,7 @@ impl Draft {
     pub(crate) fn delete(&mut self, spec: &Spec, path: &[u8]) -> Result {
         let bytes = if spec.kernel { KERNEL_PROGRAM } else { path };
         // No added rule names a program that no line named.
-        let Some(program) = self.lookup(bytes, spec.hash) else {
+        let Some(program) = self.lookup(bytes, spec.who, spec.hash) else {
             return self.delete_from_base(spec, bytes);
         };
         let a = Added {
@@ -411,6 +423,7 @@ impl Draft {
             (r.first, r.last, r.protos)
                 .cmp(&(spec.first, spec.last, spec.protos))
                 .then_with(|| r.program.as_bytes().cmp(bytes))
+                .then_with(|| r.who.cmp(&spec.who))
         });
         match found {
             Ok(i) if !self.is_deleted(i) => {
@@ -422,8 +435,14 @@ impl Draft {
         }
     }
 
-    /// Removes every rule.
+    /// Sets the mode of the policy.
+    pub(crate) fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
+    /// Removes every rule, and goes back to the mode of an empty policy: enforcing.
     pub(crate) fn clear(&mut self) {
+        self.mode = Mode::Enforcing;
         self.base = None;
         self.deleted.clear();
         self.n_deleted = 0;
@@ -432,7 +451,7 @@ impl Draft {
         self.n_dead = 0;
     }
 
-    /// The snapshot of the draft's rules, merged in order in one pass.
+    /// The snapshot of the draft's rules, merged in order in one pass, in the draft's mode.
     pub(crate) fn build(mut self) -> Result<Policy> {
         self.tidy()?;
         let mut rules = KVVec::with_capacity(self.len_at_most(), GFP_KERNEL)?;
@@ -455,11 +474,13 @@ impl Draft {
                 kept.next().cloned()
             } else {
                 added.next().and_then(|a| {
+                    let (program, who) = self.programs.get(a.program as usize)?;
                     Some(Rule {
                         first: a.first,
                         last: a.last,
                         protos: a.protos,
-                        program: self.programs.get(a.program as usize)?.clone(),
+                        program: program.clone(),
+                        who: *who,
                     })
                 })
             };
@@ -467,6 +488,8 @@ impl Draft {
                 rules.push(r, GFP_KERNEL)?;
             }
         }
-        Policy::from_rules(rules)
+        let mut policy = Policy::from_rules(rules)?;
+        policy.set_mode(self.mode);
+        Ok(policy)
     }
 }

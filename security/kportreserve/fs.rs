@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
-//! The securityfs interface: `/sys/kernel/security/kportreserve/policy`.
+//! The securityfs interface: `/sys/kernel/security/kportreserve/policy` and `stats`.
 //!
 //! Everything written through one open file is one transaction (as with the IMA policy
 //! file): each line is checked as it arrives, a bad line fails its `write(2)` and dooms the
@@ -16,6 +16,7 @@ use crate::{
     grammar::{
         parse_line,
         Line,
+        Mode,
         OutOfMemory,
         ParseError,
         PathBuf,
@@ -23,10 +24,12 @@ use crate::{
     },
     policy::{
         self,
+        Carry,
         Policy,
         POLICY, //
     },
 };
+use core::fmt::Write as _;
 use kernel::{
     alloc::KVec,
     bindings, fmt, lsm,
@@ -76,6 +79,13 @@ pub(crate) struct PolicyView {
 impl PolicyView {
     fn rules(&self) -> usize {
         self.policy.as_ref().map_or(0, |p| p.rules().len())
+    }
+
+    /// Whether the policy is permissive: then its first line is `mode permissive`.
+    fn permissive(&self) -> bool {
+        self.policy
+            .as_ref()
+            .is_some_and(|p| p.mode() == Mode::Permissive)
     }
 }
 
@@ -216,6 +226,10 @@ impl Txn {
                 self.lock = true;
                 Ok(())
             }
+            Line::Mode(mode) => {
+                self.staged().set_mode(mode);
+                Ok(())
+            }
         };
         if let Err(e) = r {
             let why = match e {
@@ -322,11 +336,19 @@ impl Txn {
         let mut p = draft.build()?;
         p.resolve_hints()?;
         let n = p.rules().len();
-        policy::publish(Arc::new(p, GFP_KERNEL)?)?;
+        let mode = p.mode();
+        let old = publish_carrying(p)?;
         if self.source == Source::Securityfs {
             crate::boot::policy_written();
         }
-        pr_info!("policy loaded: {} rules\n", n);
+        let mode_name = match mode {
+            Mode::Enforcing => "enforcing",
+            Mode::Permissive => "permissive",
+        };
+        pr_info!("policy loaded: {} rules, {}\n", n, mode_name);
+        if old != mode {
+            audit::policy_change("mode", format_args!(" mode={mode_name}"));
+        }
         Ok(Some(n))
     }
 }
@@ -382,11 +404,17 @@ impl FileOps for PolicyFile {
     }
 
     fn records(&self, view: &PolicyView) -> usize {
-        // One line per rule, and a last line `lock` if the policy is locked.
-        view.rules() + usize::from(view.locked)
+        // A first line `mode permissive` if the policy is permissive (enforcing is the mode
+        // that `clear` sets, so `clear` and what is read back give the same policy), one line
+        // per rule, and a last line `lock` if the policy is locked.
+        usize::from(view.permissive()) + view.rules() + usize::from(view.locked)
     }
 
     fn show(&self, view: &PolicyView, index: usize, out: &mut SeqOut<'_>) -> Result {
+        let Some(index) = index.checked_sub(usize::from(view.permissive())) else {
+            out.write(b"mode permissive\n");
+            return Ok(());
+        };
         match view.policy.as_ref().and_then(|p| p.rules().get(index)) {
             // The path as bytes, not through a formatter: it need not be UTF-8.
             Some(rule) => rule.write_text(|piece| out.write(piece)),
@@ -411,6 +439,25 @@ impl FileOps for PolicyFile {
         // Errors were reported by `write` or, for an unterminated last line, logged.
         let _ = txn.commit();
     }
+}
+
+/// Publishes `p` in place of the policy in force, whose rules that `p` keeps keep counting (see
+/// [`Carry`]); returns the mode of the policy that it replaced.
+///
+/// # Context
+///
+/// Process context, by the one writer of the policy.
+fn publish_carrying(p: Policy) -> Result<Mode> {
+    let old = {
+        let guard = rcu::read_lock();
+        POLICY.get(&guard).cloned()
+    };
+    let old_mode = old.as_deref().map_or(Mode::Enforcing, Policy::mode);
+    let carry = Carry::new(old, &p)?;
+    let p = Arc::new(p, GFP_KERNEL)?;
+    policy::publish(p.clone())?;
+    carry.finish(&p);
+    Ok(old_mode)
 }
 
 /// Resolves the program paths of the policy in force again, from pid 1's root as it is now,
@@ -445,7 +492,7 @@ pub(crate) fn refresh_hints() -> Result {
         };
         let mut p = Draft::new(Some(current)).build()?;
         p.resolve_hints()?;
-        policy::publish(Arc::new(p, GFP_KERNEL)?)
+        publish_carrying(p).map(|_| ())
     })();
     if writer {
         let _ = WRITER.cmpxchg(WRITING, IDLE, Release);
@@ -453,10 +500,57 @@ pub(crate) fn refresh_hints() -> Result {
     r
 }
 
-/// Creates `/sys/kernel/security/kportreserve/policy` (mode 0600, root only).
+/// The stats file: the counters of each rule of the policy in force.
+struct StatsFile;
+
+static STATS_FILE: StatsFile = StatsFile;
+
+impl FileOps for StatsFile {
+    type Snapshot = Option<Arc<Policy>>;
+    type Writer = ();
+
+    fn snapshot(&self) -> Result<Option<Arc<Policy>>> {
+        let guard = rcu::read_lock();
+        Ok(POLICY.get(&guard).cloned())
+    }
+
+    fn records(&self, policy: &Option<Arc<Policy>>) -> usize {
+        policy.as_ref().map_or(0, |p| p.rules().len())
+    }
+
+    /// One line per rule, in the order of the policy file: the rule as the policy file shows it,
+    /// then ` allowed=N denied=N skipped=N`.
+    fn show(&self, policy: &Option<Arc<Policy>>, index: usize, out: &mut SeqOut<'_>) -> Result {
+        let Some(p) = policy.as_ref() else {
+            return Ok(());
+        };
+        let (Some(rule), Some(counters)) = (p.rules().get(index), p.counters().get(index)) else {
+            return Ok(());
+        };
+        rule.write_text(|piece| out.write(piece));
+        let [allowed, denied, skipped] = counters.get();
+        // Writing to a `SeqOut` cannot fail.
+        let _ = writeln!(out, " allowed={allowed} denied={denied} skipped={skipped}");
+        Ok(())
+    }
+
+    fn open_write(&self) -> Result {
+        Err(EPERM)
+    }
+
+    fn write(&self, _w: &mut (), _data: &[u8]) -> Result {
+        Err(EPERM)
+    }
+
+    fn release_write(&self, _w: ()) {}
+}
+
+/// Creates `/sys/kernel/security/kportreserve/policy` (mode 0600, root only) and `stats` (mode
+/// 0400: the counters tell as much about the policy as the policy itself).
 pub(crate) fn init() -> Result {
     let dir = Dir::new(c"kportreserve")?;
     dir.create_file(c"policy", 0o600, &POLICY_FILE)?.keep();
+    dir.create_file(c"stats", 0o400, &STATS_FILE)?.keep();
     dir.keep();
     Ok(())
 }

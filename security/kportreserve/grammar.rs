@@ -5,15 +5,18 @@
 //! A policy line is one of:
 //!
 //! ```text
-//! PORTS[/PROTO] PROGRAM          add a rule
-//! delete PORTS[/PROTO] PROGRAM   remove that rule
-//! clear                          remove every rule
-//! lock                           refuse every later change until reboot
-//! # comment                      (as are blank lines)
+//! PORTS[/PROTO] PROGRAM [user=UID] [group=GID]          add a rule
+//! delete PORTS[/PROTO] PROGRAM [user=UID] [group=GID]   remove that rule
+//! clear                                                 remove every rule, enforce
+//! mode enforcing|permissive                             deny, or only log, what rules refuse
+//! lock                                                  refuse every later change until reboot
+//! # comment                                             (as are blank lines)
 //! ```
 //!
 //! `PORTS` is a port or a range `FIRST-LAST` of ports from 1 to 65535; `PROTO` is `tcp` or
-//! `udp` (both when absent); `PROGRAM` is an absolute, normalised path or `<kernel>`.
+//! `udp` (both when absent); `PROGRAM` is an absolute, normalised path or `<kernel>`. `UID` and
+//! `GID` are decimal IDs of the initial user namespace, 0 to 4294967294, each at most once, in
+//! either order (the canonical form has `user=` first); a `<kernel>` rule takes neither.
 //!
 //! A path is a string of bytes. In its text form, `\ooo` (a backslash and exactly three octal
 //! digits, `\001` to `\377`) stands for one byte, so that a path can hold any byte but NUL:
@@ -48,6 +51,44 @@ pub(crate) const PROTO_UDP: u8 = 2;
 /// Both protocols: a rule without a `/tcp` or `/udp` suffix.
 pub(crate) const PROTO_ALL: u8 = PROTO_TCP | PROTO_UDP;
 
+/// Whom a rule is for besides its program: a user and a group, or anyone (`None`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Who {
+    /// The effective user ID, in the initial user namespace.
+    pub(crate) user: Option<u32>,
+    /// The effective group ID, in the initial user namespace.
+    pub(crate) group: Option<u32>,
+}
+
+impl Who {
+    /// Anyone who runs the program: no qualifier.
+    pub(crate) const ANY: Who = Who {
+        user: None,
+        group: None,
+    };
+
+    /// True if a task whose effective IDs are `uid` and `gid` is one of these.
+    #[inline]
+    pub(crate) fn admits(&self, uid: u32, gid: u32) -> bool {
+        self.user.is_none_or(|u| u == uid) && self.group.is_none_or(|g| g == gid)
+    }
+
+    /// The qualifier as one integer, for hashing; `u32::MAX`, which is no valid ID, for none.
+    pub(crate) fn key(&self) -> u64 {
+        (u64::from(self.user.unwrap_or(u32::MAX)) << 32) | u64::from(self.group.unwrap_or(u32::MAX))
+    }
+}
+
+/// The global mode: whether what the rules refuse is refused, or only logged and counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Mode {
+    /// What the rules refuse is refused: the mode of an empty policy.
+    #[default]
+    Enforcing,
+    /// What the rules refuse is logged and counted, and let through.
+    Permissive,
+}
+
 /// A rule as a line states it. Its program is `<kernel>`, or the path that [`parse_line`] left
 /// in the caller's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +100,8 @@ pub(crate) struct Spec {
     pub(crate) kernel: bool,
     /// The [`hash`] of the program's bytes (the path, or `<kernel>`), for the caller's tables.
     pub(crate) hash: u32,
+    /// The user and group qualifiers, if any.
+    pub(crate) who: Who,
 }
 
 /// One parsed policy line.
@@ -68,6 +111,7 @@ pub(crate) enum Line {
     Delete(Spec),
     Clear,
     Lock,
+    Mode(Mode),
 }
 
 /// The buffer that [`parse_line`] decodes a program path into: a growable vector of bytes
@@ -112,6 +156,15 @@ pub(crate) enum ParseError {
     BadEscape,
     EscapedNul,
     EscapeTooHigh,
+    IdNotDecimal,
+    IdLeadingZero,
+    IdTooHigh,
+    BadQualifier,
+    QualifierTwice,
+    KernelQualified,
+    BadMode,
+    ModeWords,
+    DeleteWithoutRule,
 }
 
 impl ParseError {
@@ -138,6 +191,15 @@ impl ParseError {
             Self::BadEscape => "a backslash starts an escape of 3 octal digits, \\ooo",
             Self::EscapedNul => "\\000 (NUL) cannot be in a path",
             Self::EscapeTooHigh => "an escape is \\001 to \\377",
+            Self::IdNotDecimal => "a user or group is a decimal ID",
+            Self::IdLeadingZero => "an ID has no leading zeros",
+            Self::IdTooHigh => "an ID is at most 4294967294",
+            Self::BadQualifier => "trailing garbage (a qualifier is user=UID or group=GID)",
+            Self::QualifierTwice => "a qualifier is given twice",
+            Self::KernelQualified => "a <kernel> rule takes no user or group",
+            Self::BadMode => "the mode is enforcing or permissive",
+            Self::ModeWords => "mode takes one word: enforcing or permissive",
+            Self::DeleteWithoutRule => "delete takes a rule",
         }
     }
 }
@@ -186,12 +248,15 @@ pub(crate) struct RuleText<'a> {
     pub(crate) protos: u8,
     /// The program's path, or `None` for `<kernel>`.
     pub(crate) path: Option<&'a [u8]>,
+    /// The user and group qualifiers.
+    pub(crate) who: Who,
 }
 
 impl RuleText<'_> {
     /// Passes the rule in its canonical text form, the line that reading the policy file
-    /// shows (without its newline), to `out`, in a few pieces: the ports with a space, then
-    /// the program. [`parse_line`] gives the same rule back.
+    /// shows (without its newline), to `out`, in a few pieces: the ports with a space, the
+    /// program, then the qualifiers, ` user=UID` before ` group=GID`. [`parse_line`] gives the
+    /// same rule back.
     pub(crate) fn write(&self, out: &mut impl FnMut(&[u8])) {
         // The longest form is "65534-65535/tcp " (16 bytes).
         let mut buf = [0u8; 16];
@@ -211,6 +276,21 @@ impl RuleText<'_> {
             None => out(KERNEL_PROGRAM),
             Some(path) => escape_path(path, out),
         }
+        if self.who == Who::ANY {
+            return;
+        }
+        // The longest form is " user=4294967294 group=4294967294" (33 bytes).
+        let mut buf = [0u8; 33];
+        let mut n = 0;
+        if let Some(uid) = self.who.user {
+            n = put(&mut buf, n, b" user=");
+            n = put_decimal(&mut buf, n, uid);
+        }
+        if let Some(gid) = self.who.group {
+            n = put(&mut buf, n, b" group=");
+            n = put_decimal(&mut buf, n, gid);
+        }
+        out(buf.get(..n).unwrap_or(&buf));
     }
 }
 
@@ -224,10 +304,10 @@ fn put(buf: &mut [u8], at: usize, bytes: &[u8]) -> usize {
 }
 
 /// Writes `v` in decimal into `buf` at `at`, as [`put`].
-fn put_decimal(buf: &mut [u8], at: usize, v: u16) -> usize {
-    let mut digits = [0u8; 5];
+fn put_decimal(buf: &mut [u8], at: usize, v: impl Into<u32>) -> usize {
+    let mut digits = [0u8; 10];
     let mut i = digits.len();
-    let mut v = v;
+    let mut v = v.into();
     loop {
         i -= 1;
         digits[i] = b'0' + (v % 10) as u8;
@@ -281,6 +361,40 @@ fn parse_ports(s: &[u8]) -> Result<(u16, u16, u8), ParseError> {
         return Err(ParseError::RangeReversed);
     }
     Ok((first, last, protos))
+}
+
+/// Parses the value of a `user=` or `group=` qualifier: a decimal ID, not `(uid_t)-1`.
+fn parse_id(s: &[u8]) -> Result<u32, ParseError> {
+    if s.is_empty() || s.len() > 10 || !s.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::IdNotDecimal);
+    }
+    if s.len() > 1 && s[0] == b'0' {
+        return Err(ParseError::IdLeadingZero);
+    }
+    let v = s.iter().fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'));
+    match u32::try_from(v) {
+        Ok(id) if id != u32::MAX => Ok(id),
+        _ => Err(ParseError::IdTooHigh),
+    }
+}
+
+/// Parses the qualifiers that follow a rule's program.
+fn parse_who(words: &[&[u8]]) -> Result<Who, ParseError> {
+    let mut who = Who::ANY;
+    for w in words {
+        let (slot, value) = if let Some(v) = w.strip_prefix(b"user=") {
+            (&mut who.user, v)
+        } else if let Some(v) = w.strip_prefix(b"group=") {
+            (&mut who.group, v)
+        } else {
+            return Err(ParseError::BadQualifier);
+        };
+        if slot.is_some() {
+            return Err(ParseError::QualifierTwice);
+        }
+        *slot = Some(parse_id(value)?);
+    }
+    Ok(who)
 }
 
 /// FNV-1a, of a decoded path: [`Spec::hash`].
@@ -384,7 +498,7 @@ pub(crate) fn parse_line(line: &[u8], path: &mut impl PathBuf) -> Result<Option<
         return Err(ParseError::NulByte);
     }
     // The words, up to a comment, in one pass.
-    let mut words: [&[u8]; 4] = [&[]; 4];
+    let mut words: [&[u8]; 6] = [&[]; 6];
     let mut n = 0;
     let mut i = 0;
     while i < line.len() {
@@ -405,32 +519,46 @@ pub(crate) fn parse_line(line: &[u8], path: &mut impl PathBuf) -> Result<Option<
         words[n] = &line[start..i];
         n += 1;
     }
-    let mut spec = |ports: &[u8], program: &[u8]| -> Result<Spec, ParseError> {
+    // A rule: its ports, its program and its qualifiers.
+    let mut spec = |rule: &[&[u8]]| -> Result<Spec, ParseError> {
+        let [ports, program, quals @ ..] = rule else {
+            return Err(ParseError::MissingProgram);
+        };
         let (first, last, protos) = parse_ports(ports)?;
-        let kernel = program == KERNEL_PROGRAM;
+        let kernel = *program == KERNEL_PROGRAM;
         let hash = if kernel {
             hash(KERNEL_PROGRAM)
         } else {
             parse_path(program, path)?
         };
+        let who = parse_who(quals)?;
+        if kernel && who != Who::ANY {
+            return Err(ParseError::KernelQualified);
+        }
         Ok(Spec {
             first,
             last,
             protos,
             kernel,
             hash,
+            who,
         })
     };
     match (n, words[0]) {
         (0, _) => Ok(None),
         (1, b"clear") => Ok(Some(Line::Clear)),
         (1, b"lock") => Ok(Some(Line::Lock)),
-        (3, b"delete") => Ok(Some(Line::Delete(spec(words[1], words[2])?))),
-        (2, w) if w.first().is_some_and(u8::is_ascii_digit) => {
-            Ok(Some(Line::Add(spec(words[0], words[1])?)))
+        (2, b"mode") => match words[1] {
+            b"enforcing" => Ok(Some(Line::Mode(Mode::Enforcing))),
+            b"permissive" => Ok(Some(Line::Mode(Mode::Permissive))),
+            _ => Err(ParseError::BadMode),
+        },
+        (_, b"mode") => Err(ParseError::ModeWords),
+        (2.., b"delete") => Ok(Some(Line::Delete(spec(&words[1..n])?))),
+        (1, b"delete") => Err(ParseError::DeleteWithoutRule),
+        (_, w) if w.first().is_some_and(u8::is_ascii_digit) => {
+            Ok(Some(Line::Add(spec(&words[..n])?)))
         }
-        (1, w) if w.first().is_some_and(u8::is_ascii_digit) => Err(ParseError::MissingProgram),
-        (_, w) if w.first().is_some_and(u8::is_ascii_digit) => Err(ParseError::TrailingGarbage),
         _ => Err(ParseError::UnknownCommand),
     }
 }

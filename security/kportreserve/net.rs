@@ -4,11 +4,14 @@
 
 use crate::{
     audit,
+    grammar::Mode,
     identity,
     limits::KERNEL_PROGRAM,
     netoff,
     policy::{
         self,
+        Counters,
+        Program,
         Proto,
         POLICY, //
     },
@@ -117,11 +120,13 @@ pub(crate) fn inet_bind_port(cx: &mut Context<'_, KPortReserve>, sk: &Sock, port
 /// Checks that the current task may bind `sk` to `port` of `proto`.
 ///
 /// A user socket gets a reserved port if the task runs a program that a rule for the port
-/// names; otherwise `EACCES`. A kernel socket gets it if a `<kernel>` rule covers the port, or
-/// if the task on whose behalf the kernel binds (SMC, rxrpc) runs such a program. It is
-/// refused with `EACCES`, or with `EADDRINUSE` for a kernel socket bound by a kernel thread, so
-/// that the kernel's own port pickers (SUNRPC's reserved source ports, bound from a workqueue)
-/// try another port, as they do for a port in use.
+/// names, with the effective user and group IDs that the rule names, if it names any;
+/// otherwise `EACCES`. A kernel socket gets it if a `<kernel>` rule covers the port, or if the
+/// task on whose behalf the kernel binds (SMC, rxrpc) may have it. It is refused with
+/// `EACCES`, or with `EADDRINUSE` for a kernel socket bound by a kernel thread, so that the
+/// kernel's own port pickers (SUNRPC's reserved source ports, bound from a workqueue) try
+/// another port, as they do for a port in use. In permissive mode, a bind that would be refused
+/// is logged and let through, for user and kernel sockets alike.
 ///
 /// Never sleeps: it may be called from a BPF program (`bpf_bind()`).
 #[inline]
@@ -136,7 +141,7 @@ fn check_port(cx: &Context<'_, KPortReserve>, sk: &Sock, proto: Proto, port: u16
 /// The slow path of [`check_port`], out of line: `port` may be reserved.
 #[inline(never)]
 fn check_reserved(cx: &Context<'_, KPortReserve>, sk: &Sock, proto: Proto, port: u16) -> Result {
-    {
+    let permissive = {
         let guard = rcu::read_lock();
         let Some(policy) = POLICY.get(&guard) else {
             return Ok(());
@@ -149,13 +154,37 @@ fn check_reserved(cx: &Context<'_, KPortReserve>, sk: &Sock, proto: Proto, port:
             return Ok(());
         }
         // The slow path: reserved. Who may have it is two binary searches per program.
-        let allowed = (sk.is_kernel() && policy.allows(KERNEL_PROGRAM, proto, port))
-            || identity::owns(cx.cred(), |program| policy.allows(program, proto, port));
+        let ids = lsm::current_init_ns_ids();
+        let kernel = sk.is_kernel();
+        let cred = cx.cred();
+        let allowed = (kernel && policy.allows(KERNEL_PROGRAM, ids, proto, port))
+            || identity::owns(cred, |program| policy.allows(program, ids, proto, port));
         if allowed {
+            // The rules that let it through count it.
+            policy.for_each_covering(Some(proto), port, |rule, counters| {
+                let admits = match &rule.program {
+                    Program::Kernel => kernel,
+                    Program::Path(path) => {
+                        rule.who.admits(ids.0, ids.1)
+                            && identity::owns(cred, |p| p == path.as_bytes())
+                    }
+                };
+                if admits {
+                    Counters::inc(&counters.allowed);
+                }
+            });
             return Ok(());
         }
+        // Every rule that reserves the port counts the denial.
+        policy.for_each_covering(Some(proto), port, |_, counters| {
+            Counters::inc(&counters.denied);
+        });
+        policy.mode() == Mode::Permissive
+    };
+    log_denial(proto, port, permissive);
+    if permissive {
+        return Ok(());
     }
-    log_denial(proto, port);
     Err(if sk.is_kernel() && lsm::current_is_kthread() {
         EADDRINUSE
     } else {
@@ -163,17 +192,20 @@ fn check_reserved(cx: &Context<'_, KPortReserve>, sk: &Sock, proto: Proto, port:
     })
 }
 
+/// Logs a bind that no rule lets through: refused, or let through in permissive mode.
 #[cold]
-fn log_denial(proto: Proto, port: u16) {
-    audit::port_denied("bind", proto, port, false);
+fn log_denial(proto: Proto, port: u16, permissive: bool) {
+    audit::port_denied("bind", proto, port, permissive);
 }
 
 /// Automatic port selection (bind to port 0, `connect()`, `listen()` or `sendmsg()` on an
 /// unbound socket) never picks a reserved port in the initial network namespace, for anyone:
-/// owners bind their ports explicitly.
+/// owners bind their ports explicitly. This holds in permissive mode too: passing over a port
+/// refuses nothing to anyone, and keeps the port free for its owner.
 ///
 /// Called for every candidate port of a selection, in atomic context: the common case is one bit
-/// test, with no lock and no allocation.
+/// test, with no lock and no allocation. A reserved port counts as skipped in every rule that
+/// covers it, of either protocol: the hook does not know the protocol.
 #[inline]
 pub(crate) fn inet_port_reserved(net: &lsm::Net, port: u16) -> bool {
     policy::maybe_reserved_any(port) && port_reserved(net, port)
@@ -186,5 +218,14 @@ fn port_reserved(net: &lsm::Net, port: u16) -> bool {
         return false;
     }
     let guard = rcu::read_lock();
-    POLICY.get(&guard).is_some_and(|p| p.is_reserved_any(port))
+    let Some(policy) = POLICY.get(&guard) else {
+        return false;
+    };
+    if !policy.is_reserved_any(port) {
+        return false;
+    }
+    policy.for_each_covering(None, port, |_, counters| {
+        Counters::inc(&counters.skipped);
+    });
+    true
 }

@@ -8,8 +8,10 @@
 use crate::identity::Hints;
 use crate::{
     grammar::{
+        Mode,
         RuleText,
         Spec,
+        Who,
         PROTO_TCP,
         PROTO_UDP, //
     },
@@ -194,21 +196,25 @@ impl fmt::Debug for Program {
     }
 }
 
-/// One rule: ports `first..=last` of the protocols in `protos` are reserved for `program`.
+/// One rule: ports `first..=last` of the protocols in `protos` are reserved for `program`, when
+/// run by `who`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Rule {
     pub(crate) first: u16,
     pub(crate) last: u16,
     pub(crate) protos: u8,
     pub(crate) program: Program,
+    pub(crate) who: Who,
 }
 
-/// Rules are kept in this order: by ports, protocols, then program.
+/// Rules are kept in this order: by ports, protocols, program, then qualifiers (a rule without
+/// one first).
 impl Ord for Rule {
     fn cmp(&self, other: &Self) -> Ordering {
         (self.first, self.last, self.protos)
             .cmp(&(other.first, other.last, other.protos))
             .then_with(|| self.program.cmp_bytes(&other.program))
+            .then_with(|| self.who.cmp(&other.who))
     }
 }
 
@@ -230,16 +236,16 @@ impl Rule {
             } else {
                 Program::Path(PathName::new(path)?)
             },
+            who: spec.who,
         })
     }
 
     /// True if the rule covers `port` of `proto`.
-    #[cfg(CONFIG_SECURITY_KPORTRESERVE_KUNIT_TEST)]
+    #[inline]
     pub(crate) fn covers(&self, proto: Proto, port: u16) -> bool {
         self.protos & (1 << proto as u8) != 0 && (self.first..=self.last).contains(&port)
     }
-}
-impl Rule {
+
     /// Passes the rule in its canonical text form, the line that reading the policy file
     /// shows (without its newline), to `out`, in a few pieces (see [`RuleText::write`]).
     pub(crate) fn write_text(&self, mut out: impl FnMut(&[u8])) {
@@ -248,6 +254,7 @@ impl Rule {
             last: self.last,
             protos: self.protos,
             path: self.program.path().map(|p| p.as_bytes()),
+            who: self.who,
         }
         .write(&mut out);
     }
@@ -282,9 +289,11 @@ struct Span {
     last: u16,
 }
 
-/// A program that rules name, and where its ports are in [`Policy::spans`].
+/// A program that rules name, with one qualifier, and where its ports are in
+/// [`Policy::spans`]: a program that rules name with several qualifiers is named several times.
 struct Named {
     program: Program,
+    who: Who,
     /// Its TCP spans are `spans[at[0]..at[1]]`, its UDP spans `spans[at[1]..at[2]]`.
     at: [u32; 3],
 }
@@ -295,11 +304,20 @@ struct Named {
 /// A snapshot is never modified once published; a writer builds a new one (see
 /// [`crate::draft`]).
 ///
-/// Memory: 16 bytes per rule, plus at most 8 bytes per rule for the ports of its program
-/// ([`Span`]s), plus 40 bytes and the path once per program, plus the two bitmaps (16 KiB).
+/// Memory: 32 bytes per rule, plus at most 8 bytes per rule for the ports of its program
+/// ([`Span`]s), plus 24 bytes of counters and 2 bytes of [`Policy::reach`] per rule, plus 56
+/// bytes and the path once per program and qualifier, plus the two bitmaps (16 KiB).
 pub(crate) struct Policy {
     /// The rules, in canonical order, without duplicates.
     rules: KVVec<Rule>,
+    /// The counters of each rule, by its index in `rules`.
+    counters: KVVec<Counters>,
+    /// For each rule, the highest last port of it and the rules before it: the rules that
+    /// cover a port end before the first rule whose first port is higher, and start after the
+    /// last rule whose `reach` is lower.
+    reach: KVVec<u16>,
+    /// What happens to a bind that no rule lets through.
+    mode: Mode,
     /// One bit per port and protocol: reserved or not.
     map: KVVec<u64>,
     /// The programs that rules name, each once, in the order of their bytes.
@@ -316,6 +334,9 @@ impl Policy {
     pub(crate) fn new() -> Self {
         Self {
             rules: KVVec::new(),
+            counters: KVVec::new(),
+            reach: KVVec::new(),
+            mode: Mode::Enforcing,
             map: KVVec::new(),
             named: KVVec::new(),
             spans: KVVec::new(),
@@ -343,11 +364,25 @@ impl Policy {
             }
         }
 
-        // The rules grouped by program. Rules of one program share its path (see
+        let mut counters = KVVec::with_capacity(rules.len(), GFP_KERNEL)?;
+        let mut reach = KVVec::with_capacity(rules.len(), GFP_KERNEL)?;
+        let mut high = 0;
+        for r in rules.iter() {
+            counters.push(Counters::new(), GFP_KERNEL)?;
+            high = high.max(r.last);
+            reach.push(high, GFP_KERNEL)?;
+        }
+
+        // The rules grouped by program and qualifier. Rules of one program share its path (see
         // `crate::draft`), so group them by its address first, then order the groups by bytes;
         // in a group, the rules stay in canonical order, so by first port.
         // A counting sort: O(n), and stable, so each group stays in canonical order.
-        let key = |r: &Rule| r.program.path().map_or(0, |p| Arc::as_ptr(p) as usize);
+        let key = |r: &Rule| {
+            (
+                r.program.path().map_or(0, |p| Arc::as_ptr(p) as usize),
+                r.who.key(),
+            )
+        };
         let mut ids = AddressIds::new();
         let mut group_of = KVVec::with_capacity(rules.len(), GFP_KERNEL)?;
         let mut counts: KVVec<usize> = KVVec::new();
@@ -375,23 +410,27 @@ impl Policy {
             order[next[g]] = i;
             next[g] += 1;
         }
-        let bytes = |g: &(usize, usize)| rules[order[g.0]].program.as_bytes();
-        groups.sort_unstable_by(|a, b| bytes(a).cmp(bytes(b)));
+        let bytes = |g: &(usize, usize)| {
+            let r = &rules[order[g.0]];
+            (r.program.as_bytes(), r.who)
+        };
+        groups.sort_unstable_by(|a, b| bytes(a).cmp(&bytes(b)));
         if groups.windows(2).any(|w| bytes(&w[0]) == bytes(&w[1])) {
             // Two copies of one path: group by bytes instead.
             order.sort_unstable_by(|&a, &b| {
                 rules[a]
                     .program
                     .cmp_bytes(&rules[b].program)
+                    .then(rules[a].who.cmp(&rules[b].who))
                     .then(a.cmp(&b))
             });
             groups.clear();
             let mut start = 0;
             while start < order.len() {
-                let p = &rules[order[start]].program;
+                let (p, w) = (&rules[order[start]].program, rules[order[start]].who);
                 let end = order[start..]
                     .iter()
-                    .position(|&i| rules[i].program != *p)
+                    .position(|&i| rules[i].program != *p || rules[i].who != w)
                     .map_or(order.len(), |n| start + n);
                 groups.push((start, end), GFP_KERNEL)?;
                 start = end;
@@ -403,6 +442,7 @@ impl Policy {
         for &(start, end) in groups.iter() {
             let group = &order[start..end];
             let program = rules[group[0]].program.clone();
+            let who = rules[group[0]].who;
             let mut at = [0u32; 3];
             at[0] = spans.len() as u32;
             for (k, proto) in [Proto::Tcp, Proto::Udp].into_iter().enumerate() {
@@ -434,7 +474,7 @@ impl Policy {
                 }
                 at[k + 1] = spans.len() as u32;
             }
-            named.push(Named { program, at }, GFP_KERNEL)?;
+            named.push(Named { program, who, at }, GFP_KERNEL)?;
         }
         // One copy of each path for all the rules that name it; usually they share it already.
         for (n, &(start, end)) in named.iter().zip(groups.iter()) {
@@ -450,6 +490,9 @@ impl Policy {
         }
         Ok(Self {
             rules,
+            counters,
+            reach,
+            mode: Mode::Enforcing,
             map,
             named,
             spans,
@@ -470,25 +513,79 @@ impl Policy {
         self.is_reserved(Proto::Tcp, port) || self.is_reserved(Proto::Udp, port)
     }
 
-    /// True if a rule reserves `port` of `proto` for `program`, a path or `<kernel>`.
+    /// True if a rule reserves `port` of `proto` for `program`, a path or `<kernel>`, run with
+    /// the effective user and group IDs `uid` and `gid`.
     ///
-    /// Two binary searches, by program and by port: O(log n), whatever the number of rules,
-    /// with no allocation and no lock, so it may run in atomic context.
-    pub(crate) fn allows(&self, program: &[u8], proto: Proto, port: u16) -> bool {
-        let Ok(i) = self
+    /// Two binary searches, by program and by port, and one more search by port for each other
+    /// qualifier that rules give the program: O(log n), whatever the number of rules, with no
+    /// allocation and no lock, so it may run in atomic context.
+    pub(crate) fn allows(
+        &self,
+        program: &[u8],
+        (uid, gid): (u32, u32),
+        proto: Proto,
+        port: u16,
+    ) -> bool {
+        let lo = self
             .named
-            .binary_search_by(|n| n.program.as_bytes().cmp(program))
-        else {
-            return false;
-        };
-        let at = self.named[i].at;
+            .partition_point(|n| n.program.as_bytes() < program);
         let k = proto as usize;
-        let spans = self
-            .spans
-            .get(at[k] as usize..at[k + 1] as usize)
-            .unwrap_or(&[]);
-        let j = spans.partition_point(|s| s.first <= port);
-        j > 0 && spans[j - 1].last >= port
+        self.named[lo..]
+            .iter()
+            .take_while(|n| n.program.as_bytes() == program)
+            .filter(|n| n.who.admits(uid, gid))
+            .any(|n| {
+                let spans = self
+                    .spans
+                    .get(n.at[k] as usize..n.at[k + 1] as usize)
+                    .unwrap_or(&[]);
+                let j = spans.partition_point(|s| s.first <= port);
+                j > 0 && spans[j - 1].last >= port
+            })
+    }
+
+    /// Calls `f` with each rule that covers `port` of `proto` (of either protocol if `None`),
+    /// and its counters.
+    ///
+    /// A binary search, then a walk over the rules that start at or before `port` and whose
+    /// [`Policy::reach`] gets to it: the rules that cover the port, plus the rules between them
+    /// that end before it. Only the paths that find a reserved port call it.
+    pub(crate) fn for_each_covering(
+        &self,
+        proto: Option<Proto>,
+        port: u16,
+        mut f: impl FnMut(&Rule, &Counters),
+    ) {
+        let end = self.rules.partition_point(|r| r.first <= port);
+        let start = self.reach[..end].partition_point(|&high| high < port);
+        let covered = |r: &Rule| match proto {
+            Some(proto) => r.covers(proto, port),
+            None => r.last >= port,
+        };
+        for (r, c) in self.rules[start..end]
+            .iter()
+            .zip(&self.counters[start..end])
+        {
+            if covered(r) {
+                f(r, c);
+            }
+        }
+    }
+
+    /// The counters of each rule, by its index in [`Policy::rules`].
+    pub(crate) fn counters(&self) -> &[Counters] {
+        &self.counters
+    }
+
+    /// The mode of the policy.
+    #[inline]
+    pub(crate) fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Sets the mode, before the policy is published.
+    pub(crate) fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
     }
 
     /// The program that rules name with `bytes` (a path, or `<kernel>`), if there is one.
@@ -531,13 +628,124 @@ impl Policy {
     }
 }
 
-/// Numbers the distinct addresses it is given, 0, 1, 2, ..., in the order it first sees them.
+/// The counters of a rule, readable in the `stats` file.
+///
+/// They are plain atomics, not per-CPU counters: only a bind to a reserved port or an automatic
+/// port selection that meets one (the slow paths) touches them, rarely and never in a loop over
+/// many CPUs, so one relaxed atomic add costs less than per-CPU storage for every rule, and
+/// the stats file reads one value per counter.
+pub(crate) struct Counters {
+    /// Binds that the rule let through.
+    pub(crate) allowed: Atomic<u64>,
+    /// Binds to a port of the rule that no rule let through: refused, or in permissive mode
+    /// only logged.
+    pub(crate) denied: Atomic<u64>,
+    /// Candidate ports of the rule that an automatic port selection passed over.
+    pub(crate) skipped: Atomic<u64>,
+}
+
+impl Counters {
+    fn new() -> Self {
+        Self {
+            allowed: Atomic::new(0),
+            denied: Atomic::new(0),
+            skipped: Atomic::new(0),
+        }
+    }
+
+    /// Adds one to `counter`.
+    #[inline]
+    pub(crate) fn inc(counter: &Atomic<u64>) {
+        counter.add(1, Relaxed);
+    }
+
+    /// The three counts: allowed, denied and skipped.
+    pub(crate) fn get(&self) -> [u64; 3] {
+        [
+            self.allowed.load(Relaxed),
+            self.denied.load(Relaxed),
+            self.skipped.load(Relaxed),
+        ]
+    }
+
+    /// Adds `counts` (see [`Counters::get`]) to these counters.
+    pub(crate) fn add(&self, counts: [u64; 3]) {
+        self.allowed.add(counts[0], Relaxed);
+        self.denied.add(counts[1], Relaxed);
+        self.skipped.add(counts[2], Relaxed);
+    }
+}
+
+/// The counters that a new snapshot carries over from the policy that it replaces, for the rules
+/// that both have: a rule that a transaction leaves in the policy, even one that it cleared and
+/// added again (a reload), keeps counting from where it was. A rule that is new, or that changed
+/// (other ports, program or qualifier), starts from zero.
+///
+/// The counts are copied into the new snapshot before it is published ([`Carry::new`]), then
+/// what the old snapshot counted in between is added once no hook can read it any more
+/// ([`Carry::finish`]): a reader of the stats never sees a count go down, and no event is lost.
+pub(crate) struct Carry {
+    old: Option<Arc<Policy>>,
+    /// The index of a rule in the new snapshot, in the old one, and its counts when copied.
+    kept: KVVec<(u32, u32, [u64; 3])>,
+}
+
+impl Carry {
+    /// Finds the rules that `new` and `old` both have, in one pass over both (they are in
+    /// canonical order), and copies their counts into `new`, which is not published yet.
+    pub(crate) fn new(old: Option<Arc<Policy>>, new: &Policy) -> Result<Self> {
+        let mut kept = KVVec::new();
+        if let Some(o) = old.as_deref() {
+            let (mut i, mut j) = (0, 0);
+            while let (Some(a), Some(b)) = (new.rules.get(i), o.rules.get(j)) {
+                match a.cmp(b) {
+                    Ordering::Less => i += 1,
+                    Ordering::Greater => j += 1,
+                    Ordering::Equal => {
+                        let counts = o.counters[j].get();
+                        new.counters[i].add(counts);
+                        kept.push((i as u32, j as u32, counts), GFP_KERNEL)?;
+                        i += 1;
+                        j += 1;
+                    }
+                }
+            }
+        }
+        Ok(Self { old, kept })
+    }
+
+    /// Adds to `new` what the old snapshot counted since [`Carry::new`], once `new` is
+    /// published and no hook reads the old one any more.
+    pub(crate) fn finish(&self, new: &Policy) {
+        let Some(old) = self.old.as_deref() else {
+            return;
+        };
+        for &(i, j, then) in self.kept.iter() {
+            let (Some(c), Some(o)) = (new.counters.get(i as usize), old.counters.get(j as usize))
+            else {
+                continue;
+            };
+            let now = o.get();
+            c.add([
+                now[0].wrapping_sub(then[0]),
+                now[1].wrapping_sub(then[1]),
+                now[2].wrapping_sub(then[2]),
+            ]);
+        }
+    }
+}
+
+/// An address and a qualifier key, for [`AddressIds`].
+type AddressKey = (usize, u64);
+
+/// Numbers the distinct addresses (with qualifiers) it is given, 0, 1, 2, ..., in the order it
+/// first sees them.
 struct AddressIds {
     /// Open addressing: an address and its number plus one, or 0 for a free slot.
-    slots: KVVec<(usize, usize)>,
+    slots: KVVec<(AddressKey, usize)>,
     n: usize,
     /// The last address and its number: rules of one program often come in a row.
-    last: Option<(usize, usize)>,
+    last: Option<(AddressKey, usize)>,
 }
 
 impl AddressIds {
@@ -549,10 +757,11 @@ impl AddressIds {
         }
     }
 
-    fn slot(slots: &[(usize, usize)], addr: usize) -> usize {
+    fn slot(slots: &[(AddressKey, usize)], addr: AddressKey) -> usize {
         let mask = slots.len() - 1;
         // Addresses are aligned: mix the bits before masking.
-        let mut i = (addr.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) & mask;
+        let mixed = (addr.0 as u64 ^ addr.1.rotate_left(17)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut i = (mixed >> 32) as usize & mask;
         while slots[i].1 != 0 && slots[i].0 != addr {
             i = (i + 1) & mask;
         }
@@ -560,7 +769,7 @@ impl AddressIds {
     }
 
     /// The number of `addr`.
-    fn id(&mut self, addr: usize) -> Result<usize> {
+    fn id(&mut self, addr: AddressKey) -> Result<usize> {
         if let Some((a, id)) = self.last {
             if a == addr {
                 return Ok(id);
@@ -569,7 +778,7 @@ impl AddressIds {
         if 2 * (self.n + 1) > self.slots.len() {
             let size = (4 * (self.n + 1)).next_power_of_two();
             let mut slots = KVVec::with_capacity(size, GFP_KERNEL)?;
-            slots.resize(size, (0, 0), GFP_KERNEL)?;
+            slots.resize(size, ((0, 0), 0), GFP_KERNEL)?;
             for &(a, id) in self.slots.iter().filter(|s| s.1 != 0) {
                 let i = Self::slot(&slots, a);
                 slots[i] = (a, id);
@@ -611,6 +820,7 @@ mod tests {
             is_escaped,
             parse_line,
             Line,
+            Mode,
             ParseError,
             MAX_TEXT_LINE, //
             PROTO_ALL,
@@ -618,6 +828,9 @@ mod tests {
         limits::MAX_PATH,
     };
     use kernel::str::CString;
+
+    /// The IDs of root: a rule without qualifiers admits anyone.
+    const ROOT: (u32, u32) = (0, 0);
 
     fn parse(line: &[u8]) -> core::result::Result<Option<Line>, ParseError> {
         parse_line(line, &mut KVec::new())
@@ -923,19 +1136,28 @@ mod tests {
         assert!(p.is_reserved_any(8050) && !p.is_reserved_any(1));
 
         // Who may bind what.
-        assert!(p.allows(b"/a", Proto::Tcp, 10000) && p.allows(b"/b", Proto::Udp, 10000));
-        assert!(!p.allows(b"/a", Proto::Tcp, 10001) && !p.allows(b"/c", Proto::Tcp, 10000));
-        assert!(!p.allows(b"/a", Proto::Tcp, 8000) && !p.allows(b"/n", Proto::Udp, 8000));
-        for port in [8000, 8099, 8100, 8150, 8199] {
-            assert!(p.allows(b"/n", Proto::Tcp, port));
-        }
-        assert!(!p.allows(b"/n", Proto::Tcp, 7999) && !p.allows(b"/n", Proto::Tcp, 8200));
         assert!(
-            p.allows(KERNEL_PROGRAM, Proto::Udp, 60) && !p.allows(KERNEL_PROGRAM, Proto::Tcp, 60)
+            p.allows(b"/a", ROOT, Proto::Tcp, 10000) && p.allows(b"/b", ROOT, Proto::Udp, 10000)
         );
-        assert!(p.allows(b"/o", Proto::Udp, 100) && p.allows(b"/o", Proto::Udp, 300));
-        assert!(p.allows(b"/o", Proto::Tcp, 150) && !p.allows(b"/o", Proto::Tcp, 149));
-        assert!(!p.allows(b"/o", Proto::Udp, 99) && !p.allows(b"/o", Proto::Udp, 301));
+        assert!(
+            !p.allows(b"/a", ROOT, Proto::Tcp, 10001) && !p.allows(b"/c", ROOT, Proto::Tcp, 10000)
+        );
+        assert!(
+            !p.allows(b"/a", ROOT, Proto::Tcp, 8000) && !p.allows(b"/n", ROOT, Proto::Udp, 8000)
+        );
+        for port in [8000, 8099, 8100, 8150, 8199] {
+            assert!(p.allows(b"/n", ROOT, Proto::Tcp, port));
+        }
+        assert!(
+            !p.allows(b"/n", ROOT, Proto::Tcp, 7999) && !p.allows(b"/n", ROOT, Proto::Tcp, 8200)
+        );
+        assert!(
+            p.allows(KERNEL_PROGRAM, ROOT, Proto::Udp, 60)
+                && !p.allows(KERNEL_PROGRAM, ROOT, Proto::Tcp, 60)
+        );
+        assert!(p.allows(b"/o", ROOT, Proto::Udp, 100) && p.allows(b"/o", ROOT, Proto::Udp, 300));
+        assert!(p.allows(b"/o", ROOT, Proto::Tcp, 150) && !p.allows(b"/o", ROOT, Proto::Tcp, 149));
+        assert!(!p.allows(b"/o", ROOT, Proto::Udp, 99) && !p.allows(b"/o", ROOT, Proto::Udp, 301));
         assert_eq!(p.programs().count(), 4);
 
         // Rules that name one program share its path.
@@ -954,13 +1176,13 @@ mod tests {
         assert_eq!(draft_delete(&mut q, "10000 /a"), Err(ENOENT));
         assert_eq!(draft_delete(&mut q, "10000/tcp /b"), Err(ENOENT));
         let q = q.build()?;
-        assert!(q.is_reserved(Proto::Tcp, 10000) && !q.allows(b"/a", Proto::Tcp, 10000));
+        assert!(q.is_reserved(Proto::Tcp, 10000) && !q.allows(b"/a", ROOT, Proto::Tcp, 10000));
         let mut q = Draft::new(Some(Arc::new(q, GFP_KERNEL)?));
         draft_delete(&mut q, "10000 /b")?;
         let q = q.build()?;
         assert!(!q.is_reserved(Proto::Tcp, 10000));
         // The published snapshot is unchanged.
-        assert!(p.is_reserved(Proto::Tcp, 10000) && p.allows(b"/a", Proto::Tcp, 10000));
+        assert!(p.is_reserved(Proto::Tcp, 10000) && p.allows(b"/a", ROOT, Proto::Tcp, 10000));
         let mut q = Draft::new(Some(p.clone()));
         q.clear();
         assert_eq!(q.len()?, 0);
@@ -968,7 +1190,230 @@ mod tests {
         assert!(!q.is_reserved(Proto::Tcp, 8000) && q.rules().is_empty());
         // An empty policy reserves nothing.
         assert!(!Policy::new().is_reserved(Proto::Tcp, 1));
-        assert!(!Policy::new().allows(b"/a", Proto::Tcp, 1));
+        assert!(!Policy::new().allows(b"/a", ROOT, Proto::Tcp, 1));
+        Ok(())
+    }
+
+    /// The user and group qualifiers: parsed in either order, shown in one, and part of the
+    /// rule.
+    #[test]
+    fn qualified_forms() -> Result {
+        for (input, out) in [
+            ("8080/tcp /n user=33", "8080/tcp /n user=33"),
+            ("8080/tcp /n group=33 user=0", "8080/tcp /n user=0 group=33"),
+            ("8080 /n  group=4294967294 ", "8080 /n group=4294967294"),
+            (
+                "1-2 /n user=4294967294 group=0",
+                "1-2 /n user=4294967294 group=0",
+            ),
+        ] {
+            assert_eq!(canonical(input)?.to_bytes(), out.as_bytes());
+            assert_eq!(canonical(out)?.to_bytes(), out.as_bytes());
+        }
+        let r = add("1 /n user=33")?;
+        assert_eq!((r.who.user, r.who.group), (Some(33), None));
+        assert!(r.who.admits(33, 0) && r.who.admits(33, 33) && !r.who.admits(0, 33));
+        let r = add("1 /n group=33")?;
+        assert!(r.who.admits(0, 33) && !r.who.admits(33, 0));
+        assert!(Who::ANY.admits(0, 0) && Who::ANY.admits(1, 2));
+        assert_ne!(add("1 /n user=33")?, add("1 /n")?);
+        assert_ne!(add("1 /n user=33")?, add("1 /n group=33")?);
+        assert!(matches!(
+            parse(b"delete 1 /n user=1 group=2"),
+            Ok(Some(Line::Delete(Spec {
+                who: Who {
+                    user: Some(1),
+                    group: Some(2)
+                },
+                ..
+            })))
+        ));
+        let bad: &[&[u8]] = &[
+            b"1 /n user=",
+            b"1 /n user=x",
+            b"1 /n user=-1",
+            b"1 /n user=+1",
+            b"1 /n user=033",
+            b"1 /n user=4294967295",
+            b"1 /n user=99999999999",
+            b"1 /n user=1 user=1",
+            b"1 /n group=1 group=2",
+            b"1 /n uid=1",
+            b"1 /n User=1",
+            b"1 /n user = 1",
+            b"1 /n user=1 group=1 extra",
+            b"1 <kernel> user=0",
+            b"1 <kernel> group=0",
+            b"delete 1 /n user=1 group=1 x",
+            b"user=1 1 /n",
+        ];
+        for line in bad {
+            assert!(parse(line).is_err());
+        }
+        Ok(())
+    }
+
+    /// The mode lines, and the mode of what a draft builds.
+    #[test]
+    fn mode_lines() -> Result {
+        assert_eq!(
+            parse(b"mode permissive"),
+            Ok(Some(Line::Mode(Mode::Permissive)))
+        );
+        assert_eq!(
+            parse(b" mode\tenforcing # c"),
+            Ok(Some(Line::Mode(Mode::Enforcing)))
+        );
+        for line in [
+            &b"mode"[..],
+            b"mode Permissive",
+            b"mode permissive now",
+            b"mode 1",
+            b"permissive",
+        ] {
+            assert!(parse(line).is_err());
+        }
+        assert_eq!(Policy::new().mode(), Mode::Enforcing);
+        let mut d = Draft::new(None);
+        d.set_mode(Mode::Permissive);
+        draft_add(&mut d, "1 /a")?;
+        let p = Arc::new(d.build()?, GFP_KERNEL)?;
+        assert_eq!(p.mode(), Mode::Permissive);
+        // A transaction keeps the mode that it does not set.
+        let mut d = Draft::new(Some(p.clone()));
+        draft_add(&mut d, "2 /a")?;
+        assert_eq!(d.build()?.mode(), Mode::Permissive);
+        // `clear` goes back to enforcing; a later mode line wins.
+        let mut d = Draft::new(Some(p.clone()));
+        d.clear();
+        assert_eq!(d.build()?.mode(), Mode::Enforcing);
+        let mut d = Draft::new(Some(p));
+        d.clear();
+        d.set_mode(Mode::Permissive);
+        assert_eq!(d.build()?.mode(), Mode::Permissive);
+        Ok(())
+    }
+
+    /// Rules for one program and port with other qualifiers are kept apart: each admits its
+    /// own user or group, and `delete` names the qualifier.
+    #[test]
+    fn qualified_lookup() -> Result {
+        let mut d = Draft::new(None);
+        for line in [
+            "8080/tcp /n user=33",
+            "8080/tcp /n user=34",
+            "8081/tcp /n group=50",
+            "8082/tcp /n user=33 group=50",
+            "8083/tcp /n",
+            "8084/tcp /m user=33",
+        ] {
+            draft_add(&mut d, line)?;
+        }
+        let p = Arc::new(d.build()?, GFP_KERNEL)?;
+        assert_eq!(p.rules().len(), 6);
+        assert!(p.allows(b"/n", (33, 0), Proto::Tcp, 8080));
+        assert!(p.allows(b"/n", (34, 0), Proto::Tcp, 8080));
+        assert!(!p.allows(b"/n", (35, 0), Proto::Tcp, 8080));
+        assert!(!p.allows(b"/m", (33, 0), Proto::Tcp, 8080));
+        assert!(p.allows(b"/n", (1, 50), Proto::Tcp, 8081));
+        assert!(!p.allows(b"/n", (50, 1), Proto::Tcp, 8081));
+        assert!(p.allows(b"/n", (33, 50), Proto::Tcp, 8082));
+        assert!(!p.allows(b"/n", (33, 51), Proto::Tcp, 8082));
+        assert!(!p.allows(b"/n", (34, 50), Proto::Tcp, 8082));
+        assert!(p.allows(b"/n", (7, 7), Proto::Tcp, 8083));
+        assert!(!p.allows(b"/n", (33, 0), Proto::Tcp, 8084));
+        assert!(p.allows(b"/m", (33, 0), Proto::Tcp, 8084));
+        assert!(!p.allows(b"/m", (34, 0), Proto::Tcp, 8084));
+        // Deleting a rule takes its qualifier.
+        let mut q = Draft::new(Some(p.clone()));
+        assert_eq!(draft_delete(&mut q, "8080/tcp /n"), Err(ENOENT));
+        assert_eq!(draft_delete(&mut q, "8080/tcp /n group=33"), Err(ENOENT));
+        draft_delete(&mut q, "8080/tcp /n user=33")?;
+        let q = q.build()?;
+        assert!(!q.allows(b"/n", (33, 0), Proto::Tcp, 8080));
+        assert!(q.allows(b"/n", (34, 0), Proto::Tcp, 8080));
+        // Added and deleted in one transaction, with several qualifiers.
+        let mut d = Draft::new(None);
+        draft_add(&mut d, "1 /a user=1")?;
+        draft_add(&mut d, "1 /a user=2")?;
+        draft_add(&mut d, "1 /a")?;
+        draft_delete(&mut d, "1 /a user=2")?;
+        assert_eq!(draft_delete(&mut d, "1 /a user=2"), Err(ENOENT));
+        assert_eq!(d.len()?, 2);
+        let p = d.build()?;
+        assert!(p.allows(b"/a", (1, 0), Proto::Tcp, 1));
+        assert!(p.allows(b"/a", (2, 0), Proto::Tcp, 1));
+        // Several copies of one path, with other qualifiers, in one snapshot.
+        let mut rules = KVVec::new();
+        for line in ["1 /a user=1", "2 /a user=2", "3 /a user=1", "4 /a"] {
+            rules.push(add(line)?, GFP_KERNEL)?;
+        }
+        let p = Policy::from_rules(rules)?;
+        assert!(p.allows(b"/a", (1, 0), Proto::Tcp, 1) && p.allows(b"/a", (1, 0), Proto::Tcp, 3));
+        assert!(!p.allows(b"/a", (2, 0), Proto::Tcp, 1) && p.allows(b"/a", (2, 0), Proto::Tcp, 2));
+        assert!(!p.allows(b"/a", (1, 0), Proto::Tcp, 2) && p.allows(b"/a", (5, 5), Proto::Tcp, 4));
+        Ok(())
+    }
+
+    /// The rules that cover a port, and the counters that a new snapshot carries over.
+    #[test]
+    fn covering_and_counters() -> Result {
+        let mut d = Draft::new(None);
+        for line in [
+            "1-100 /a",
+            "5/tcp /b",
+            "10-20/udp /c",
+            "15 /d user=1",
+            "30-40 /e",
+        ] {
+            draft_add(&mut d, line)?;
+        }
+        let p = Arc::new(d.build()?, GFP_KERNEL)?;
+        let covering = |p: &Policy, proto: Option<Proto>, port: u16| {
+            let mut n = 0;
+            p.for_each_covering(proto, port, |r, c| {
+                assert!(r.first <= port && port <= r.last);
+                Counters::inc(&c.denied);
+                n += 1;
+            });
+            n
+        };
+        assert_eq!(covering(&p, Some(Proto::Tcp), 5), 2);
+        assert_eq!(covering(&p, Some(Proto::Udp), 5), 1);
+        assert_eq!(covering(&p, Some(Proto::Tcp), 15), 2);
+        assert_eq!(covering(&p, Some(Proto::Udp), 15), 3);
+        assert_eq!(covering(&p, None, 15), 3);
+        assert_eq!(covering(&p, Some(Proto::Tcp), 101), 0);
+        assert_eq!(covering(&p, None, 35), 2);
+        let denied = |p: &Policy, line: &str| -> Result<u64> {
+            let r = add(line)?;
+            let i = p.rules().iter().position(|x| *x == r).ok_or(ENOENT)?;
+            Ok(p.counters()[i].get()[1])
+        };
+        assert_eq!(denied(&p, "1-100 /a")?, 6);
+        assert_eq!(denied(&p, "15 /d user=1")?, 3);
+        // A reload that clears and adds again keeps the counters of the rules that stay; a
+        // rule that changed starts from zero.
+        let mut d = Draft::new(Some(p.clone()));
+        d.clear();
+        for line in ["1-100 /a", "15 /d user=2", "30-40 /e", "50 /f"] {
+            draft_add(&mut d, line)?;
+        }
+        let q = d.build()?;
+        let carry = Carry::new(Some(p.clone()), &q)?;
+        assert_eq!(denied(&q, "1-100 /a")?, 6);
+        assert_eq!(denied(&q, "15 /d user=2")?, 0);
+        assert_eq!(denied(&q, "30-40 /e")?, 1);
+        // What the old snapshot counts until it is replaced is carried too.
+        assert_eq!(covering(&p, Some(Proto::Tcp), 35), 2);
+        assert_eq!(denied(&q, "30-40 /e")?, 1);
+        carry.finish(&q);
+        assert_eq!(denied(&q, "30-40 /e")?, 2);
+        assert_eq!(denied(&q, "1-100 /a")?, 7);
+        assert_eq!(denied(&q, "15 /d user=2")?, 0);
+        assert_eq!(denied(&q, "50 /f")?, 0);
+        // Counted twice, carried once: the old snapshot is unchanged.
+        assert_eq!(denied(&p, "30-40 /e")?, 2);
         Ok(())
     }
 
@@ -982,10 +1427,12 @@ mod tests {
         let p = Policy::from_rules(rules)?;
         assert_eq!(p.programs().count(), 2);
         for port in [1, 3, 5] {
-            assert!(p.allows(b"/a", Proto::Tcp, port));
+            assert!(p.allows(b"/a", ROOT, Proto::Tcp, port));
         }
-        assert!(!p.allows(b"/a", Proto::Tcp, 2) && !p.allows(b"/a", Proto::Tcp, 4));
-        assert!(p.allows(b"/b", Proto::Udp, 2) && p.allows(KERNEL_PROGRAM, Proto::Udp, 4));
+        assert!(!p.allows(b"/a", ROOT, Proto::Tcp, 2) && !p.allows(b"/a", ROOT, Proto::Tcp, 4));
+        assert!(
+            p.allows(b"/b", ROOT, Proto::Udp, 2) && p.allows(KERNEL_PROGRAM, ROOT, Proto::Udp, 4)
+        );
         let shared = |a: &Rule, b: &Rule| match (a.program.path(), b.program.path()) {
             (Some(x), Some(y)) => Arc::ptr_eq(x, y),
             _ => false,
@@ -1008,7 +1455,7 @@ mod tests {
         assert_eq!(d.len()?, 2);
         let p = Arc::new(d.build()?, GFP_KERNEL)?;
         assert_eq!(p.rules().len(), 2);
-        assert!(p.allows(b"/a", Proto::Udp, 2));
+        assert!(p.allows(b"/a", ROOT, Proto::Udp, 2));
 
         let mut d = Draft::new(Some(p));
         draft_delete(&mut d, "1 /a")?;
@@ -1019,7 +1466,7 @@ mod tests {
         assert_eq!(d.len()?, 3);
         let p = d.build()?;
         assert_eq!(p.rules().len(), 3);
-        assert!(p.allows(b"/a", Proto::Tcp, 1) && p.allows(b"/b", Proto::Tcp, 3));
+        assert!(p.allows(b"/a", ROOT, Proto::Tcp, 1) && p.allows(b"/b", ROOT, Proto::Tcp, 3));
         Ok(())
     }
 
@@ -1041,7 +1488,7 @@ mod tests {
     #[test]
     fn parser_random_lines() -> Result {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-        let pieces: [&[u8]; 16] = [
+        let pieces: [&[u8]; 18] = [
             b"1",
             b"80",
             b"65535",
@@ -1058,6 +1505,8 @@ mod tests {
             b"delete ",
             b"#",
             b"\\377",
+            b" user=33",
+            b" group=0",
         ];
         let (mut path, mut again) = (KVec::new(), KVec::new());
         let (mut taken, mut refused) = (0u32, 0u32);
@@ -1103,6 +1552,7 @@ mod tests {
                     last: spec.last,
                     protos: spec.protos,
                     path: (!spec.kernel).then_some(&path[..]),
+                    who: spec.who,
                 }
                 .write(&mut |b: &[u8]| {
                     if res.is_ok() {
@@ -1202,7 +1652,7 @@ mod tests {
                     assert_eq!(p.is_reserved(proto, port), model.iter().any(|m| covers(&m)));
                     for (k, name) in names.iter().enumerate() {
                         assert_eq!(
-                            p.allows(name, proto, port),
+                            p.allows(name, ROOT, proto, port),
                             model.iter().any(|m| covers(&m) && m.3 == k)
                         );
                     }

@@ -333,8 +333,7 @@ fn allowed(policy: &Policy, proto: Proto, port: u16, p: &holders::Process) -> bo
     rules.any(|r| {
         !r.kernel
             && p.exe.as_deref() == Some(&r.program[..])
-            && text::qual(r, "user").is_none_or(|u| p.uid == Some(u))
-            && text::qual(r, "group").is_none_or(|g| p.gid == Some(g))
+            && r.admits(p.uid, p.gid)
     })
 }
 

@@ -8,9 +8,11 @@ use crate::grammar::{
     hash,
     parse_line,
     Line,
+    Mode,
     ParseError,
     RuleText,
     Spec,
+    Who,
     MAX_TEXT_LINE,
     PROTO_ALL,
     PROTO_TCP,
@@ -44,13 +46,14 @@ fn parse(line: &[u8]) -> Result<Option<Line>, ParseError> {
 }
 
 /// The text of a rule, through the kernel's formatting code.
-fn render(first: u16, last: u16, protos: u8, path: Option<&[u8]>) -> Vec<u8> {
+fn render(first: u16, last: u16, protos: u8, path: Option<&[u8]>, who: Who) -> Vec<u8> {
     let mut v = Vec::new();
     RuleText {
         first,
         last,
         protos,
         path,
+        who,
     }
     .write(&mut |p: &[u8]| v.extend_from_slice(p));
     v
@@ -65,6 +68,7 @@ fn canonical(line: &[u8]) -> Option<Vec<u8>> {
             s.last,
             s.protos,
             (!s.kernel).then_some(&path[..]),
+            s.who,
         )),
         _ => None,
     }
@@ -72,12 +76,56 @@ fn canonical(line: &[u8]) -> Option<Vec<u8>> {
 
 // --- An independent model of the grammar, written from the admin guide. ---
 
+/// A user and a group qualifier.
+type Ids = (Option<u32>, Option<u32>);
+
 #[derive(Debug, PartialEq, Eq)]
 enum ModelLine {
-    Add(u16, u16, u8, Option<Vec<u8>>),
-    Delete(u16, u16, u8, Option<Vec<u8>>),
+    Add(u16, u16, u8, Option<Vec<u8>>, Ids),
+    Delete(u16, u16, u8, Option<Vec<u8>>, Ids),
     Clear,
     Lock,
+    Permissive(bool),
+}
+
+/// `user=UID` and `group=GID`, each at most once: decimal, no leading zero, not `(uid_t)-1`.
+fn model_ids(words: &[&[u8]]) -> Option<Ids> {
+    let mut ids: Ids = (None, None);
+    for w in words {
+        let w = std::str::from_utf8(w).ok()?;
+        let (slot, v) = if let Some(v) = w.strip_prefix("user=") {
+            (&mut ids.0, v)
+        } else {
+            (&mut ids.1, w.strip_prefix("group=")?)
+        };
+        if slot.is_some()
+            || v.is_empty()
+            || !v.bytes().all(|b| b.is_ascii_digit())
+            || (v.len() > 1 && v.starts_with('0'))
+        {
+            return None;
+        }
+        let id: u64 = v.parse().ok()?;
+        if id >= u64::from(u32::MAX) {
+            return None;
+        }
+        *slot = Some(id as u32);
+    }
+    Some(ids)
+}
+
+/// A rule's words: ports, program, qualifiers (none for `<kernel>`).
+fn model_rule(words: &[&[u8]]) -> Option<(u16, u16, u8, Option<Vec<u8>>, Ids)> {
+    let [ports, prog, quals @ ..] = words else {
+        return None;
+    };
+    let (a, b, p) = model_ports(ports)?;
+    let prog = model_program(prog)?;
+    let ids = model_ids(quals)?;
+    if prog.is_none() && ids != (None, None) {
+        return None;
+    }
+    Some((a, b, p, prog, ids))
 }
 
 fn model_port(s: &[u8]) -> Option<u16> {
@@ -164,16 +212,22 @@ fn model(line: &[u8]) -> Option<Option<ModelLine>> {
         [] => None,
         [w] if *w == b"clear" => Some(ModelLine::Clear),
         [w] if *w == b"lock" => Some(ModelLine::Lock),
-        [d, ports, prog] if *d == b"delete" => {
-            let (a, b, p) = model_ports(ports)?;
-            Some(ModelLine::Delete(a, b, p, model_program(prog)?))
+        [m, w] if *m == b"mode" && *w == b"permissive" => Some(ModelLine::Permissive(true)),
+        [m, w] if *m == b"mode" && *w == b"enforcing" => Some(ModelLine::Permissive(false)),
+        [d, rule @ ..] if *d == b"delete" => {
+            let (a, b, p, prog, ids) = model_rule(rule)?;
+            Some(ModelLine::Delete(a, b, p, prog, ids))
         }
-        [ports, prog] if starts_digit(ports) => {
-            let (a, b, p) = model_ports(ports)?;
-            Some(ModelLine::Add(a, b, p, model_program(prog)?))
+        [ports, ..] if starts_digit(ports) => {
+            let (a, b, p, prog, ids) = model_rule(&words)?;
+            Some(ModelLine::Add(a, b, p, prog, ids))
         }
         _ => return None,
     })
+}
+
+fn ids(who: Who) -> Ids {
+    (who.user, who.group)
 }
 
 /// The grammar's answer, in the model's terms.
@@ -185,10 +239,11 @@ fn grammar(line: &[u8]) -> Option<Option<ModelLine>> {
         (!s.kernel).then(|| path.clone())
     };
     Some(r.map(|l| match l {
-        Line::Add(s) => ModelLine::Add(s.first, s.last, s.protos, prog(&s)),
-        Line::Delete(s) => ModelLine::Delete(s.first, s.last, s.protos, prog(&s)),
+        Line::Add(s) => ModelLine::Add(s.first, s.last, s.protos, prog(&s), ids(s.who)),
+        Line::Delete(s) => ModelLine::Delete(s.first, s.last, s.protos, prog(&s), ids(s.who)),
         Line::Clear => ModelLine::Clear,
         Line::Lock => ModelLine::Lock,
+        Line::Mode(m) => ModelLine::Permissive(m == Mode::Permissive),
     }))
 }
 
@@ -247,6 +302,17 @@ fn word() -> impl Strategy<Value = Vec<u8>> {
         b"/a\x01",
         b"/a\x7f",
         b"/a\0b",
+        b"mode",
+        b"permissive",
+        b"enforcing",
+        b"user=33",
+        b"user=0",
+        b"group=33",
+        b"user=033",
+        b"user=4294967294",
+        b"user=4294967295",
+        b"group=",
+        b"uid=1",
     ];
     prop_oneof![
         4 => prop::sample::select(fixed).prop_map(<[u8]>::to_vec),
@@ -317,7 +383,7 @@ fn line() -> impl Strategy<Value = Vec<u8>> {
         ports(),
         prop_oneof![8 => word(), 1 => Just(b"<kernel>".to_vec())],
         blank(),
-        prop::option::weighted(0.2, word()),
+        prop::option::weighted(0.3, word()),
     )
         .prop_map(|(delete, ports, program, sep, tail)| {
             let mut v = Vec::new();
@@ -356,7 +422,7 @@ fn words() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// A valid rule: its ports, protocols and program (a decoded path, or `<kernel>`).
-fn rule() -> impl Strategy<Value = (u16, u16, u8, Option<Vec<u8>>)> {
+fn rule() -> impl Strategy<Value = (u16, u16, u8, Option<Vec<u8>>, Ids)> {
     (
         1u16..=65535,
         0u16..=200,
@@ -370,8 +436,10 @@ fn rule() -> impl Strategy<Value = (u16, u16, u8, Option<Vec<u8>>)> {
                 1..5,
             ),
         ),
+        prop::option::weighted(0.3, 0u32..u32::MAX),
+        prop::option::weighted(0.3, 0u32..u32::MAX),
     )
-        .prop_map(|(first, span, protos, comps)| {
+        .prop_map(|(first, span, protos, comps, user, group)| {
             let last = first.saturating_add(span);
             let path = comps.map(|cs| {
                 let mut p = Vec::new();
@@ -381,7 +449,9 @@ fn rule() -> impl Strategy<Value = (u16, u16, u8, Option<Vec<u8>>)> {
                 }
                 p
             });
-            (first, last, protos, path)
+            // A `<kernel>` rule takes no qualifier.
+            let ids = if path.is_some() { (user, group) } else { (None, None) };
+            (first, last, protos, path, ids)
         })
 }
 
@@ -413,15 +483,16 @@ proptest! {
     /// A rule written out by the kernel's code parses back to the same rule.
     #[test]
     fn round_trip(r in rule()) {
-        let (first, last, protos, path) = r;
-        let text = render(first, last, protos, path.as_deref());
+        let (first, last, protos, path, ids) = r;
+        let who = Who { user: ids.0, group: ids.1 };
+        let text = render(first, last, protos, path.as_deref(), who);
         prop_assert!(text.len() <= MAX_TEXT_LINE);
         prop_assert!(!text[..text.len() - 1].contains(&b'\n'));
-        let add = ModelLine::Add(first, last, protos, path.clone());
+        let add = ModelLine::Add(first, last, protos, path.clone(), ids);
         prop_assert_eq!(grammar(&text), Some(Some(add)));
         let mut delete = b"delete ".to_vec();
         delete.extend_from_slice(&text);
-        let delete_line = ModelLine::Delete(first, last, protos, path);
+        let delete_line = ModelLine::Delete(first, last, protos, path, ids);
         prop_assert_eq!(grammar(&delete), Some(Some(delete_line)));
     }
 }
@@ -441,6 +512,8 @@ fn kernel_read_back_forms() {
         (b"  10000\t/usr/sbin/server  # c", b"10000 /usr/sbin/server"),
         (b"53-53/udp <kernel>", b"53/udp <kernel>"),
         (b"65534-65535/tcp /a", b"65534-65535/tcp /a"),
+        (b"80/tcp /a group=33  user=0", b"80/tcp /a user=0 group=33"),
+        (b"80 /a group=4294967294", b"80 /a group=4294967294"),
     ];
     for &(input, out) in cases {
         assert_eq!(canonical(input).as_deref(), Some(out));
@@ -450,10 +523,18 @@ fn kernel_read_back_forms() {
         b"10000 /a//b",
         b"1 /a\\000",
         b"delete 1",
-        b"mode permissive",
+        b"mode Permissive",
+        b"mode permissive now",
+        b"1 <kernel> user=0",
+        b"1 /a user=1 user=1",
+        b"1 /a user=4294967295",
     ] {
         assert!(parse(line).is_err());
     }
+    assert_eq!(
+        parse(b"mode permissive"),
+        Ok(Some(Line::Mode(Mode::Permissive)))
+    );
     assert_eq!(
         parse(b"10000 /a\\").unwrap_err().reason(),
         "a backslash starts an escape of 3 octal digits, \\ooo"
@@ -508,17 +589,37 @@ fn check_file() {
     assert_eq!(txn.line(b"1-2 /a"), Ok(()));
 }
 
-/// The policy file of a newer kernel still reads: qualifiers and unknown lines.
+/// The policy file's read-back: the mode, qualifiers, and a line that this grammar does not
+/// know (from a newer kernel), kept as it is.
 #[test]
-fn read_back_newer() {
-    let p = text::read_back(b"mode permissive\n80/tcp /a user=33 group=33\n81 /b\nlock\n");
+fn read_back_forms() {
+    let p = text::read_back(
+        b"mode permissive\n80/tcp /a user=33 group=33\n81 /b\nnew thing\nlock\n",
+    );
     assert_eq!(p.mode(), "permissive");
     assert!(p.locked);
     let rules: Vec<&Rule> = p.rules.iter().collect();
     assert_eq!(rules[0].text(), b"80/tcp /a user=33 group=33");
-    assert_eq!(text::qual(rules[0], "user"), Some(33));
-    assert_eq!(text::qual(rules[1], "user"), None);
+    assert!(rules[0].admits(Some(33), Some(33)) && !rules[0].admits(Some(33), Some(0)));
+    assert!(!rules[0].admits(None, None) && rules[1].admits(None, None));
+    assert!(p.other.contains(&b"new thing"[..]));
     assert_eq!(text::read_back(b"1 /a\n").mode(), "enforcing");
+    // A transaction: the last mode line wins, and `clear` enforces.
+    let (p, refused) = text::check(b"mode permissive\n1 /a user=1\n1 /a\n");
+    assert!(refused.is_empty() && p.mode() == "permissive" && p.rules.len() == 2);
+    let (p, _) = text::check(b"mode permissive\nclear\n");
+    assert_eq!(p.mode(), "enforcing");
+    let (_, refused) = text::check(b"1 /a\ndelete 1 /a user=1\n");
+    assert_eq!(refused[0].error, LineError::NoSuchRule);
+}
+
+#[test]
+fn diff_mode() {
+    let old = text::read_back(b"mode permissive\n1 /a\n");
+    let new = text::read_back(b"1 /a user=1\n");
+    let mut out = Vec::new();
+    crate::print_diff(&mut out, &old, &new).unwrap();
+    assert_eq!(out, b"-mode permissive\n-1 /a\n+1 /a user=1\n");
 }
 
 #[test]

@@ -6,11 +6,13 @@
 use crate::grammar::{
     parse_line,
     Line,
+    Mode,
     OutOfMemory,
     ParseError,
     PathBuf,
     RuleText,
     Spec,
+    Who,
     PROTO_TCP,
     PROTO_UDP, //
 };
@@ -67,7 +69,7 @@ impl Proto {
     }
 }
 
-/// One rule, ordered as the kernel orders them: by ports, protocols, then program.
+/// One rule, ordered as the kernel orders them: by ports, protocols, program, then qualifiers.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Rule {
     pub(crate) first: u16,
@@ -77,9 +79,8 @@ pub(crate) struct Rule {
     pub(crate) program: Vec<u8>,
     /// Whether the program is `<kernel>`.
     pub(crate) kernel: bool,
-    /// Qualifiers after the program that this build of the grammar does not know (the
-    /// `user=UID` and `group=GID` of newer kernels), as the kernel shows them; empty if none.
-    pub(crate) quals: Vec<u8>,
+    /// The `user=UID` and `group=GID` qualifiers.
+    pub(crate) who: Who,
 }
 
 impl Rule {
@@ -94,7 +95,7 @@ impl Rule {
                 path.to_vec()
             },
             kernel: spec.kernel,
-            quals: Vec::new(),
+            who: spec.who,
         }
     }
 
@@ -112,20 +113,24 @@ impl Rule {
             last: self.last,
             protos: self.protos,
             path: (!self.kernel).then_some(&self.program[..]),
+            who: self.who,
         }
         .write(&mut |piece: &[u8]| v.extend_from_slice(piece));
-        if !self.quals.is_empty() {
-            v.push(b' ');
-            v.extend_from_slice(&self.quals);
-        }
         v
     }
 
-    /// The program as text: its path escaped as in the policy file, or `<kernel>`.
+    /// The program as text: its path escaped as in the policy file, or `<kernel>`, with the
+    /// rule's qualifiers.
     pub(crate) fn program_text(&self) -> String {
         let text = self.text();
         let at = text.iter().position(|&b| b == b' ').map_or(0, |i| i + 1);
         String::from_utf8_lossy(&text[at..]).into_owned()
+    }
+
+    /// True if a process with effective IDs `uid` and `gid` (`None`: unknown) is one that the
+    /// rule's qualifiers admit.
+    pub(crate) fn admits(&self, uid: Option<u32>, gid: Option<u32>) -> bool {
+        self.who.user.is_none_or(|u| uid == Some(u)) && self.who.group.is_none_or(|g| gid == Some(g))
     }
 }
 
@@ -133,7 +138,9 @@ impl Rule {
 /// then `lock`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Entry {
-    /// A line that this build of the grammar does not know, such as `mode permissive`.
+    /// `mode permissive`; enforcing, the mode after `clear`, has no line.
+    Mode(Mode),
+    /// A line that this build of the grammar does not know (from a newer kernel).
     Other(Vec<u8>),
     Rule(Rule),
     Lock,
@@ -142,6 +149,7 @@ pub(crate) enum Entry {
 impl Entry {
     pub(crate) fn text(&self) -> Vec<u8> {
         match self {
+            Entry::Mode(m) => format!("mode {}", mode_name(*m)).into_bytes(),
             Entry::Other(l) => l.clone(),
             Entry::Rule(r) => r.text(),
             Entry::Lock => b"lock".to_vec(),
@@ -153,7 +161,8 @@ impl Entry {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Policy {
     pub(crate) rules: BTreeSet<Rule>,
-    /// Lines that are neither a rule nor `lock`, as they are.
+    pub(crate) mode: Mode,
+    /// Lines that this build of the grammar does not know, as they are.
     pub(crate) other: BTreeSet<Vec<u8>>,
     pub(crate) locked: bool,
 }
@@ -162,6 +171,9 @@ impl Policy {
     /// Every line, in diff order.
     pub(crate) fn entries(&self) -> BTreeSet<Entry> {
         let mut s: BTreeSet<Entry> = self.other.iter().cloned().map(Entry::Other).collect();
+        if self.mode == Mode::Permissive {
+            s.insert(Entry::Mode(self.mode));
+        }
         s.extend(self.rules.iter().cloned().map(Entry::Rule));
         if self.locked {
             s.insert(Entry::Lock);
@@ -169,15 +181,9 @@ impl Policy {
         s
     }
 
-    /// The mode, from a `mode ...` line; a kernel without modes always enforces.
-    pub(crate) fn mode(&self) -> String {
-        self.other
-            .iter()
-            .find_map(|l| l.strip_prefix(b"mode "))
-            .map_or_else(
-                || "enforcing".to_string(),
-                |m| String::from_utf8_lossy(m).into_owned(),
-            )
+    /// The mode, as the policy file names it.
+    pub(crate) fn mode(&self) -> &'static str {
+        mode_name(self.mode)
     }
 
     /// The rules that cover `port` of `proto`.
@@ -245,7 +251,9 @@ impl Txn {
             Line::Clear => {
                 p.rules.clear();
                 p.other.clear();
+                p.mode = Mode::Enforcing;
             }
+            Line::Mode(m) => p.mode = m,
             Line::Lock => p.locked = true,
         }
         Ok(())
@@ -287,9 +295,8 @@ pub(crate) fn check(text: &[u8]) -> (Policy, Vec<Refused<'_>>) {
     (txn.policy, refused)
 }
 
-/// Reads the policy file's text: rules and `lock` through the grammar, and, so that a newer
-/// kernel's policy still reads, rules with qualifiers that the grammar does not know and any
-/// other line (such as `mode permissive`) as they are.
+/// Reads the policy file's text through the grammar; a line that it does not know (from a
+/// newer kernel) is kept as it is.
 pub(crate) fn read_back(text: &[u8]) -> Policy {
     let mut policy = Policy::default();
     let mut path = Vec::new();
@@ -298,46 +305,21 @@ pub(crate) fn read_back(text: &[u8]) -> Policy {
             Ok(Some(Line::Add(spec))) => {
                 policy.rules.insert(Rule::from_spec(&spec, &path));
             }
+            Ok(Some(Line::Mode(m))) => policy.mode = m,
             Ok(Some(Line::Lock)) => policy.locked = true,
             Ok(None) => {}
-            _ => match split_quals(l, &mut path) {
-                Some(r) => {
-                    policy.rules.insert(r);
-                }
-                None => {
-                    policy.other.insert(l.to_vec());
-                }
-            },
+            _ => {
+                policy.other.insert(l.to_vec());
+            }
         }
     }
     policy
 }
 
-/// A rule line with qualifiers after its program, `user=UID` and `group=GID`.
-fn split_quals(l: &[u8], path: &mut Vec<u8>) -> Option<Rule> {
-    let words: Vec<&[u8]> = l.split(|&b| b == b' ').collect();
-    let n = words.iter().position(|w| w.contains(&b'='))?;
-    if n != 2
-        || !words[n..]
-            .iter()
-            .all(|w| w.starts_with(b"user=") || w.starts_with(b"group="))
-    {
-        return None;
+/// The name of a mode in the policy file.
+pub(crate) fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Enforcing => "enforcing",
+        Mode::Permissive => "permissive",
     }
-    match parse_line(&l[..words[0].len() + 1 + words[1].len()], path) {
-        Ok(Some(Line::Add(spec))) => {
-            let mut r = Rule::from_spec(&spec, path);
-            r.quals = words[n..].join(&b' ');
-            Some(r)
-        }
-        _ => None,
-    }
-}
-
-/// The `user=UID` and `group=GID` qualifiers of a rule, if any.
-pub(crate) fn qual(rule: &Rule, key: &str) -> Option<u32> {
-    rule.quals
-        .split(|&b| b == b' ')
-        .find_map(|w| w.strip_prefix(key.as_bytes())?.strip_prefix(b"="))
-        .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
 }
