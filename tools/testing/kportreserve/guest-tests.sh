@@ -83,7 +83,16 @@ t owner_not_audited sh -c "! dmesg | grep -E 'op=bind proto=udp port=39998 .* co
 t network_denial_refused sh -c "! netoff /tmp/impostor inet tcp 0.0.0.0 39997"
 t network_denial_audited logged "$(rec 1427) op=socket_create reason=network_off pid=[0-9]+ \
 comm=\"impostor\" exe=\"/tmp/impostor\" permissive=0 res=0"
+# Permissive mode: the impostor binds, and the record says so; the mode changes are audited.
+t permissive_lets_through sh -c "printf 'mode permissive\n39996/tcp /usr/sbin/nobody\n' > $P &&
+	/tmp/impostor inet tcp 0.0.0.0 39996"
+t permissive_audited logged "$(rec 1427) op=bind proto=tcp port=39996 reason=reserved \
+owner=\"/usr/sbin/nobody\" pid=[0-9]+ comm=\"impostor\" exe=\"/tmp/impostor\" \
+permissive=1 res=1"
+t mode_permissive_audited logged "$(rec 1404) op=mode mode=permissive pid=[0-9]+ comm=\"sh\" .*res=1"
 echo clear > $P
+t mode_enforcing_audited logged "$(rec 1404) op=mode mode=enforcing pid=[0-9]+ comm=\"sh\" .*res=1"
+t stats_file_mode sh -c 'stat -c %a /sys/kernel/security/kportreserve/stats | grep -qx 400'
 
 # The netoff sample.
 t netoff_usage sh -c 'netoff --help 2>&1 | grep -q "^Usage: netoff"'

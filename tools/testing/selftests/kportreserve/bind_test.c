@@ -464,6 +464,70 @@ TEST_F(bind, range_rule)
 			  NULL, NULL));
 }
 
+/*
+ * Rules qualified by a user or a group: the program must run with that
+ * effective uid or gid too.  Two rules for one program and port, for two
+ * users, both work.
+ */
+TEST_F(bind, user_qualified)
+{
+	const unsigned short port = 30200;
+	const char *bin = self->env.kpr_bind, *copy = self->env.copy;
+
+	ASSERT_EQ(0, policy_printf("%u %s user=%u\n"
+				   "%u %s group=%u\n"
+				   "%u %s user=%u\n%u %s user=0\n"
+				   "%u %s user=%u group=%u\n"
+				   "%u %s user=%u group=0\n",
+				   port, bin, KPR_UID,
+				   port + 1, bin, KPR_GID,
+				   port + 2, bin, KPR_UID, port + 2, bin,
+				   port + 3, bin, KPR_UID, KPR_GID,
+				   port + 4, bin, KPR_UID));
+
+	/* Right program, right user: allowed; wrong user: denied. */
+	EXPECT_EQ(0, vrun(variant, bin, KPR_UID, port, NULL, NULL));
+	EXPECT_EQ(EACCES, vrun(variant, bin, KPR_SAME_UID, port, NULL, NULL));
+	EXPECT_EQ(EACCES, vrun(variant, bin, KPR_UID + 1, port, NULL, NULL));
+	/* Wrong program, right user: denied; nor for the test itself. */
+	EXPECT_EQ(EACCES, vrun(variant, copy, KPR_UID, port, NULL, NULL));
+	EXPECT_EQ(EACCES, vbind(variant, port, 0));
+
+	/* The group: KPR_UID runs with KPR_GID, root with group 0. */
+	EXPECT_EQ(0, vrun(variant, bin, KPR_UID, port + 1, NULL, NULL));
+	EXPECT_EQ(0, vrun(variant, bin, KPR_UID + 1, port + 1, NULL, NULL));
+	EXPECT_EQ(EACCES, vrun(variant, bin, KPR_SAME_UID, port + 1, NULL,
+			       NULL));
+	EXPECT_EQ(EACCES, vrun(variant, copy, KPR_UID, port + 1, NULL, NULL));
+
+	/* Two users of one program and port. */
+	EXPECT_EQ(0, vrun(variant, bin, KPR_UID, port + 2, NULL, NULL));
+	EXPECT_EQ(0, vrun(variant, bin, KPR_SAME_UID, port + 2, NULL, NULL));
+	EXPECT_EQ(EACCES, vrun(variant, bin, KPR_UID + 1, port + 2, NULL,
+			       NULL));
+	EXPECT_EQ(EACCES, vrun(variant, copy, KPR_SAME_UID, port + 2, NULL,
+			       NULL));
+
+	/* Both qualifiers: both must match. */
+	EXPECT_EQ(0, vrun(variant, bin, KPR_UID, port + 3, NULL, NULL));
+	EXPECT_EQ(EACCES, vrun(variant, bin, KPR_UID + 1, port + 3, NULL,
+			       NULL));
+	EXPECT_EQ(EACCES, vrun(variant, bin, KPR_UID, port + 4, NULL, NULL));
+	EXPECT_EQ(EACCES, vrun(variant, bin, KPR_SAME_UID, port + 4, NULL,
+			       NULL));
+
+	/* Deleting one user's rule leaves the other's. */
+	ASSERT_EQ(-ENOENT, policy_printf("delete %u %s\n", port + 2, bin));
+	ASSERT_EQ(0, policy_printf("delete %u %s user=0\n", port + 2, bin));
+	EXPECT_EQ(EACCES, vrun(variant, bin, KPR_SAME_UID, port + 2, NULL,
+			       NULL));
+	EXPECT_EQ(0, vrun(variant, bin, KPR_UID, port + 2, NULL, NULL));
+	/* An unqualified rule admits every user again. */
+	ASSERT_EQ(0, policy_printf("%u %s\n", port, bin));
+	EXPECT_EQ(0, vrun(variant, bin, KPR_SAME_UID, port, NULL, NULL));
+	EXPECT_EQ(EACCES, vrun(variant, copy, KPR_SAME_UID, port, NULL, NULL));
+}
+
 static int netns_bind_fn(void *arg)
 {
 	const struct bind_req *r = arg;

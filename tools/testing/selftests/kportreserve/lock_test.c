@@ -227,6 +227,8 @@ TEST(lock_freezes_policy)
 	ASSERT_EQ(EPERM, errno);
 	ASSERT_EQ(EPERM, write_txn("clear\n"));
 	ASSERT_EQ(EPERM, write_txn("delete 30999/tcp /nonexistent/server\n"));
+	/* Nor switch the mode: the locked policy stays enforcing. */
+	ASSERT_EQ(EPERM, write_txn("mode permissive\n"));
 
 	/* The locked policy is still enforced, and still readable. */
 	ASSERT_EQ(EACCES, bind_tcp(LOCK_PORT));

@@ -87,6 +87,11 @@ TEST_F(policy, valid_lines)
 		"\t 1 \t /x \t",
 		"1 /x #",
 		"delete 1 /x",
+		"1 /x user=0",
+		"1 /x group=4294967294",
+		"1 /x group=1 user=2",
+		"mode permissive",
+		"mode enforcing",
 	};
 	const char *text =
 		"# kportreserve selftest policy\n"
@@ -100,7 +105,11 @@ TEST_F(policy, valid_lines)
 		"21000-21000/tcp <kernel>\n"
 		"22000 /opt/a#b\n"
 		"23000 /usr/sbin/c\n"
-		"24000-24999 /usr/sbin/c\n";
+		"24000-24999 /usr/sbin/c\n"
+		"25000/tcp /usr/sbin/n group=33\n"
+		"25000/tcp /usr/sbin/n user=33\n"
+		"25000/tcp /usr/sbin/n group=34 user=33\n"
+		"25000/tcp /usr/sbin/n\n";
 	const char *expected =
 		"20000 /usr/sbin/c\n"
 		"20000-20005 /usr/sbin/d\n"
@@ -110,6 +119,10 @@ TEST_F(policy, valid_lines)
 		"22000 /opt/a#b\n"
 		"23000 /usr/sbin/c\n"
 		"24000-24999 /usr/sbin/c\n"
+		"25000/tcp /usr/sbin/n\n"
+		"25000/tcp /usr/sbin/n group=33\n"
+		"25000/tcp /usr/sbin/n user=33\n"
+		"25000/tcp /usr/sbin/n user=33 group=34\n"
 		"29000 /usr/sbin/z\n";
 	char path[4096 + 16], *p;
 	unsigned int i;
@@ -227,6 +240,31 @@ TEST_F(policy, malformed_lines)
 		"20000 /a\\057",
 		"20000 /a\\057..\\057b",
 		"20000 \\141",
+		/* Qualifiers: user=UID, group=GID, once each, not for <kernel>. */
+		"20000 /x user=",
+		"20000 /x user=www-data",
+		"20000 /x user=-1",
+		"20000 /x user=+1",
+		"20000 /x user=033",
+		"20000 /x user=0x21",
+		"20000 /x user=4294967295",
+		"20000 /x group=4294967296",
+		"20000 /x user=1 user=1",
+		"20000 /x group=1 group=2",
+		"20000 /x uid=1",
+		"20000 /x USER=1",
+		"20000 /x user =1",
+		"20000 /x user= 1",
+		"20000 /x user=1 group=1 x",
+		"20000 <kernel> user=0",
+		"20000 <kernel> group=0",
+		"user=0 20000 /x",
+		/* Modes. */
+		"mode",
+		"mode Permissive",
+		"mode permissive now",
+		"mode complain",
+		"permissive",
 		/* Extra words. */
 		"20000 /x extra",
 		"20000 /x /y",
@@ -390,6 +428,39 @@ TEST_F(policy, bad_line_discards_transaction)
 	EXPECT_EQ(0, put(fd, "clear\n20001 /b\nbogus"));
 	ASSERT_EQ(0, close(fd));
 	check_policy(_metadata, initial);
+
+	/* A mode line in a failed transaction changes no mode, either way. */
+	EXPECT_EQ(-EINVAL, write_policy("mode permissive\nbogus\n"));
+	check_policy(_metadata, initial);
+	ASSERT_EQ(0, write_policy("mode permissive\n"));
+	check_policy(_metadata, "mode permissive\n20000 /a\n");
+	EXPECT_EQ(-ENOENT, write_policy("mode enforcing\ndelete 1 /none\n"));
+	EXPECT_EQ(-EINVAL, write_policy("clear\n20000 /a\nmode\n"));
+	check_policy(_metadata, "mode permissive\n20000 /a\n");
+}
+
+/* A rule with a qualifier is another rule: delete names the qualifier too. */
+TEST_F(policy, qualified_delete)
+{
+	const char *initial = "20000 /a\n20000 /a group=1\n20000 /a user=1\n"
+			      "20000 /a user=1 group=2\n";
+
+	ASSERT_EQ(0, write_policy(initial));
+	check_policy(_metadata, initial);
+	EXPECT_EQ(-ENOENT, write_policy("delete 20000 /a user=2\n"));
+	EXPECT_EQ(-ENOENT, write_policy("delete 20000 /a group=2\n"));
+	EXPECT_EQ(-ENOENT, write_policy("delete 20000 /a user=2 group=1\n"));
+	EXPECT_EQ(-ENOENT, write_policy("delete 20000 /b user=1\n"));
+	check_policy(_metadata, initial);
+	ASSERT_EQ(0, write_policy("delete 20000 /a user=1\n"));
+	check_policy(_metadata, "20000 /a\n20000 /a group=1\n"
+				"20000 /a user=1 group=2\n");
+	ASSERT_EQ(0, write_policy("delete 20000 /a group=2 user=1\n"
+				  "delete 20000 /a\n"));
+	check_policy(_metadata, "20000 /a group=1\n");
+	/* Written again, a rule is there once. */
+	ASSERT_EQ(0, write_policy("20000 /a group=1\n20000 /a group=1\n"));
+	check_policy(_metadata, "20000 /a group=1\n");
 }
 
 /* The new policy is in force once close() returns, not before. */
@@ -620,11 +691,15 @@ TEST_F(policy, round_trip)
 			   "21000-21010/udp   <kernel>\n"
 			   "20000-20001/tcp /usr/sbin/b\n"
 			   "\t29999 /opt/srv/bin/server#1\n"
+			   "25000-25999 /usr/sbin/a group=7  user=8\n"
+			   "mode permissive\n"
 			   "25000-25999 /usr/sbin/a\n";
-	const char *expected = "20000 /usr/sbin/a\n"
+	const char *expected = "mode permissive\n"
+			       "20000 /usr/sbin/a\n"
 			       "20000-20001/tcp /usr/sbin/b\n"
 			       "21000-21010/udp <kernel>\n"
 			       "25000-25999 /usr/sbin/a\n"
+			       "25000-25999 /usr/sbin/a user=8 group=7\n"
 			       "29999 /opt/srv/bin/server#1\n";
 	char *first, *again;
 
@@ -647,6 +722,12 @@ TEST_F(policy, round_trip)
 	ASSERT_EQ(0, write_policy("clear\n"));
 	check_policy(_metadata, "");
 	ASSERT_EQ(0, write_policy(first));
+	check_policy(_metadata, first);
+
+	/* Enforcing is the mode of an empty policy: it reads back as nothing. */
+	ASSERT_EQ(0, write_policy("mode enforcing\n"));
+	check_policy(_metadata, strchr(first, '\n') + 1);
+	ASSERT_EQ(0, policy_printf("clear\n%s", first));
 	check_policy(_metadata, first);
 	free(first);
 }
