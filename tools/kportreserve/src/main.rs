@@ -330,11 +330,7 @@ fn allowed(policy: &Policy, proto: Proto, port: u16, p: &holders::Process) -> bo
     if rules.peek().is_none() {
         return true;
     }
-    rules.any(|r| {
-        !r.kernel
-            && p.exe.as_deref() == Some(&r.program[..])
-            && r.admits(p.uid, p.gid)
-    })
+    rules.any(|r| !r.kernel && p.exe.as_deref() == Some(&r.program[..]) && r.admits(p.uid, p.gid))
 }
 
 /// One holder of a port, for a terminal.

@@ -450,7 +450,11 @@ fn rule() -> impl Strategy<Value = (u16, u16, u8, Option<Vec<u8>>, Ids)> {
                 p
             });
             // A `<kernel>` rule takes no qualifier.
-            let ids = if path.is_some() { (user, group) } else { (None, None) };
+            let ids = if path.is_some() {
+                (user, group)
+            } else {
+                (None, None)
+            };
             (first, last, protos, path, ids)
         })
 }
@@ -593,9 +597,8 @@ fn check_file() {
 /// know (from a newer kernel), kept as it is.
 #[test]
 fn read_back_forms() {
-    let p = text::read_back(
-        b"mode permissive\n80/tcp /a user=33 group=33\n81 /b\nnew thing\nlock\n",
-    );
+    let p =
+        text::read_back(b"mode permissive\n80/tcp /a user=33 group=33\n81 /b\nnew thing\nlock\n");
     assert_eq!(p.mode(), "permissive");
     assert!(p.locked);
     let rules: Vec<&Rule> = p.rules.iter().collect();

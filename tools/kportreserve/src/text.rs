@@ -130,7 +130,8 @@ impl Rule {
     /// True if a process with effective IDs `uid` and `gid` (`None`: unknown) is one that the
     /// rule's qualifiers admit.
     pub(crate) fn admits(&self, uid: Option<u32>, gid: Option<u32>) -> bool {
-        self.who.user.is_none_or(|u| uid == Some(u)) && self.who.group.is_none_or(|g| gid == Some(g))
+        self.who.user.is_none_or(|u| uid == Some(u))
+            && self.who.group.is_none_or(|g| gid == Some(g))
     }
 }
 
