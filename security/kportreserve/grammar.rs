@@ -323,6 +323,34 @@ fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// Where the word that starts at `i` in `line` ends: the index of the first blank or NUL from
+/// `i`, or the length of the line. It looks at 8 bytes at a time.
+fn word_end(line: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = ONES << 7;
+    // The high bit of each byte of `x` that is zero; exact for the lowest one, as a borrow only
+    // sets the bits above a zero byte.
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(w) = line.get(i..i + 8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let x = u64::from_le_bytes(b);
+        let stop = zeros(x ^ (ONES * u64::from(b' '))) | zeros(x ^ (ONES * u64::from(b'\t')));
+        let stop = stop | zeros(x);
+        if stop != 0 {
+            return i + (stop.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = line.get(i) {
+        if is_blank(b) || b == 0 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 fn parse_port(s: &[u8]) -> Result<u16, ParseError> {
     if s.is_empty() || s.len() > 5 || !s.iter().all(u8::is_ascii_digit) {
         return Err(ParseError::PortNotDecimal);
@@ -397,124 +425,307 @@ fn parse_who(words: &[&[u8]]) -> Result<Who, ParseError> {
     Ok(who)
 }
 
-/// FNV-1a, of a decoded path: [`Spec::hash`].
+/// The hash of a program's bytes (a decoded path, or `<kernel>`): [`Spec::hash`], for the
+/// caller's tables. It takes 8 bytes at a time, then mixes every bit into the low ones, which
+/// the tables use: paths that differ in their last bytes only are common.
 pub(crate) fn hash(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(FNV_BASIS, |h, &b| fnv(h, b))
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        let mut b = [0u8; 8];
+        b[..tail.len()].copy_from_slice(tail);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xd6e8_feb8_6659_fd93);
+    (h ^ (h >> 32)) as u32
 }
 
-const FNV_BASIS: u32 = 0x811c_9dc5;
+/// What a byte of a path's text is to [`parse_path`]: a byte that stands for itself and needs
+/// no check.
+const PLAIN: u8 = 0;
+/// See [`PLAIN`]; a dot comes right after [`PLAIN`], for [`parse_plain_rule`].
+const DOT: u8 = 1;
+/// See [`PLAIN`].
+const SLASH: u8 = 2;
+/// A backslash, which starts an escape; see [`PLAIN`].
+const ESCAPE: u8 = 3;
+/// A control byte or DEL, which a path's text must escape; see [`PLAIN`].
+const CONTROL: u8 = 4;
+/// A space, which ends a word: never in the text of a path; see [`PLAIN`].
+const SPACE: u8 = 5;
 
-#[inline]
-fn fnv(h: u32, b: u8) -> u32 {
-    (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-}
+/// The class of each byte of a path's text.
+static CLASS: [u8; 256] = {
+    let mut t = [PLAIN; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = CONTROL;
+        b += 1;
+    }
+    t[0x7f] = CONTROL;
+    t[b' ' as usize] = SPACE;
+    t[b'/' as usize] = SLASH;
+    t[b'.' as usize] = DOT;
+    t[b'\\' as usize] = ESCAPE;
+    t
+};
 
 /// Decodes a program path into `out` and checks it, in one pass over its text (see the
 /// module documentation). Returns the [`hash`] of the decoded path.
+///
+/// The common bytes, plain bytes, dots and slashes, take a few instructions each; runs of bytes
+/// that stand for themselves are copied at once.
 fn parse_path(s: &[u8], out: &mut impl PathBuf) -> Result<u32, ParseError> {
     out.clear();
     // The path is never longer than its text.
     out.reserve(s.len())?;
-    let mut h = FNV_BASIS;
-    // The length of the current component, and whether it is all dots.
-    let (mut comp, mut dots) = (0usize, true);
-    // Checks one decoded byte, which goes at `at` in the path.
-    let mut check = |b: u8, at: usize| -> Result<(), ParseError> {
-        if at == 0 && b != b'/' {
-            return Err(ParseError::NotAbsolute);
-        }
-        if b == b'/' {
-            // The component that this slash ends: none before the first slash.
-            if at > 0 && (comp == 0 || (dots && comp <= 2)) {
-                return Err(ParseError::NotNormalised);
-            }
-            comp = 0;
-            dots = true;
-        } else {
-            comp += 1;
-            dots &= b == b'.';
-        }
-        h = fnv(h, b);
-        Ok(())
-    };
-    let mut rest = s;
-    loop {
-        // A run of bytes that stand for themselves, checked, then copied at once.
-        let mut n = 0;
-        while let Some(&b) = rest.get(n) {
-            if b == b'\\' || b < 0x20 || b == 0x7f {
-                break;
-            }
-            check(b, out.bytes().len() + n)?;
-            n += 1;
-        }
-        out.extend(&rest[..n])?;
-        let Some((&c, tail)) = rest[n..].split_first() else {
-            break;
-        };
-        if c != b'\\' {
-            return Err(ParseError::ControlCharacter);
-        }
-        let digits = match tail.get(..3) {
-            Some(d) if d.iter().all(|d| (b'0'..=b'7').contains(d)) => d,
-            _ => return Err(ParseError::BadEscape),
-        };
-        let value = digits
-            .iter()
-            .fold(0u32, |v, &d| v * 8 + u32::from(d - b'0'));
-        let b = match u8::try_from(value) {
-            Ok(0) => return Err(ParseError::EscapedNul),
-            Ok(b) => b,
-            Err(_) => return Err(ParseError::EscapeTooHigh),
-        };
-        check(b, out.bytes().len())?;
-        out.extend(&[b])?;
-        rest = tail.get(3..).unwrap_or(&[]);
+    // A path starts with a slash, itself or escaped.
+    match s.first().map(|&b| CLASS[usize::from(b)]) {
+        Some(SLASH | ESCAPE) => {}
+        Some(CONTROL) => return Err(ParseError::ControlCharacter),
+        _ => return Err(ParseError::NotAbsolute),
     }
-    let len = out.bytes().len();
-    if len == 0 {
-        return Err(ParseError::NotAbsolute);
+    // The text before `run` is decoded into `out`, `flushed` bytes; the rest stands for itself.
+    let (mut run, mut flushed) = (0usize, 0usize);
+    // Where the current component starts in the decoded path, and whether it is all dots.
+    let (mut comp_start, mut dots) = (0usize, true);
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        let (class, at) = match CLASS[usize::from(b)] {
+            PLAIN => {
+                dots = false;
+                i += 1;
+                continue;
+            }
+            DOT => {
+                i += 1;
+                continue;
+            }
+            SLASH => {
+                i += 1;
+                (SLASH, flushed + (i - 1 - run))
+            }
+            ESCAPE => {
+                let digits = match s.get(i + 1..i + 4) {
+                    Some(d) if d.iter().all(|d| (b'0'..=b'7').contains(d)) => d,
+                    _ => return Err(ParseError::BadEscape),
+                };
+                let value = digits
+                    .iter()
+                    .fold(0u32, |v, &d| v * 8 + u32::from(d - b'0'));
+                let b = match u8::try_from(value) {
+                    Ok(0) => return Err(ParseError::EscapedNul),
+                    Ok(b) => b,
+                    Err(_) => return Err(ParseError::EscapeTooHigh),
+                };
+                out.extend(&s[run..i])?;
+                out.extend(&[b])?;
+                flushed += i - run + 1;
+                i += 4;
+                run = i;
+                let class = match b {
+                    b'/' => SLASH,
+                    b'.' => DOT,
+                    _ => PLAIN,
+                };
+                (class, flushed - 1)
+            }
+            // A control byte; a space never gets here, as it ends a word.
+            _ => return Err(ParseError::ControlCharacter),
+        };
+        // A byte that the escape stood for, or a slash: it is at `at` in the decoded path.
+        match class {
+            SLASH => {
+                // The component that this slash ends: none before the first slash.
+                let comp = at - comp_start;
+                if at > 0 && (comp == 0 || (dots && comp <= 2)) {
+                    return Err(ParseError::NotNormalised);
+                }
+                comp_start = at + 1;
+                dots = true;
+            }
+            _ if at == 0 => return Err(ParseError::NotAbsolute),
+            PLAIN => dots = false,
+            _ => {}
+        }
     }
-    if len > MAX_PATH {
+    out.extend(&s[run..])?;
+    let path = out.bytes();
+    if path.len() > MAX_PATH {
         return Err(ParseError::PathTooLong);
     }
-    if len > 1 && comp == 0 {
+    let comp = path.len() - comp_start;
+    if path.len() > 1 && comp == 0 {
         return Err(ParseError::TrailingSlash);
     }
     // The last component: `/` alone has an empty one.
     if comp == 0 || (dots && comp <= 2) {
         return Err(ParseError::NotNormalised);
     }
-    Ok(h)
+    Ok(hash(path))
+}
+
+/// A port of 1 to 65535 at `i` in `line`, without a leading zero, and where it ends; `None` for
+/// anything else.
+#[inline]
+fn plain_port(line: &[u8], mut i: usize) -> Option<(u16, usize)> {
+    let start = i;
+    let mut v = 0u32;
+    while let Some(&d) = line.get(i) {
+        if !d.is_ascii_digit() || i - start == 5 {
+            break;
+        }
+        v = v * 10 + u32::from(d - b'0');
+        i += 1;
+    }
+    match line.get(start) {
+        Some(b'1'..=b'9') if !line.get(i).is_some_and(u8::is_ascii_digit) => {
+            Some((u16::try_from(v).ok()?, i))
+        }
+        _ => None,
+    }
+}
+
+/// The most common line, `PORTS[/PROTO] PATH` with one or more blanks between them, a path of
+/// bytes that need no escape, and nothing after it, parsed in one pass: the rule it adds, and
+/// its path, the end of the line. `None` for any other line, and for any error, which
+/// [`parse_line`] then finds as for every other line: this takes exactly the lines that it
+/// would take, as they are.
+#[inline]
+fn parse_plain_rule(line: &[u8]) -> Option<(Spec, &[u8])> {
+    if line.len() > MAX_TEXT_LINE {
+        return None;
+    }
+    let (first, i) = plain_port(line, 0)?;
+    let (last, i) = match line.get(i) {
+        Some(b'-') => plain_port(line, i + 1)?,
+        _ => (first, i),
+    };
+    if first > last {
+        return None;
+    }
+    let (protos, mut i) = match (line.get(i), line.get(i + 1..i + 4)) {
+        (Some(b'/'), Some(b"tcp")) => (PROTO_TCP, i + 4),
+        (Some(b'/'), Some(b"udp")) => (PROTO_UDP, i + 4),
+        (Some(b'/'), _) => return None,
+        _ => (PROTO_ALL, i),
+    };
+    if !line.get(i).copied().is_some_and(is_blank) {
+        return None;
+    }
+    while line.get(i).copied().is_some_and(is_blank) {
+        i += 1;
+    }
+    // The path: a slash, then plain bytes, dots and slashes to the end of the line, with the
+    // checks of `parse_path`.
+    let text = line.get(i..)?;
+    if text.first() != Some(&b'/') || text.len() > MAX_PATH {
+        return None;
+    }
+    let mut i = 1;
+    loop {
+        // A component: plain bytes and dots, in a tight loop.
+        let start = i;
+        let rest = &text[start..];
+        i += rest
+            .iter()
+            .position(|&b| CLASS[usize::from(b)] > DOT)
+            .unwrap_or(rest.len());
+        let comp = &text[start..i];
+        if comp.is_empty() || (comp.len() <= 2 && comp.iter().all(|&b| b == b'.')) {
+            return None;
+        }
+        match text.get(i) {
+            None => break,
+            Some(b'/') => i += 1,
+            // An escape, a control byte (a tab, a NUL) or a space.
+            Some(_) => return None,
+        }
+    }
+    let spec = Spec {
+        first,
+        last,
+        protos,
+        kernel: false,
+        hash: hash(text),
+        who: Who::ANY,
+    };
+    Some((spec, text))
 }
 
 /// Parses one line (without its newline). Returns `None` for a blank or comment line. The path
 /// of a rule's program is decoded into `path`, whose allocation the caller may reuse.
 pub(crate) fn parse_line(line: &[u8], path: &mut impl PathBuf) -> Result<Option<Line>, ParseError> {
+    if let Some((spec, text)) = parse_plain_rule(line) {
+        path.clear();
+        path.extend(text)?;
+        return Ok(Some(Line::Add(spec)));
+    }
+    parse_any_line(line, path)
+}
+
+/// [`parse_line`], but with the bytes of the program of a rule, borrowed: from `line` itself
+/// when its path needs no decoding, which saves a copy, else from `path`; `<kernel>` for the
+/// kernel's rules, and nothing for other lines.
+pub(crate) fn parse_line_ref<'a>(
+    line: &'a [u8],
+    path: &'a mut impl PathBuf,
+) -> Result<Option<(Line, &'a [u8])>, ParseError> {
+    if let Some((spec, text)) = parse_plain_rule(line) {
+        return Ok(Some((Line::Add(spec), text)));
+    }
+    let cmd = parse_any_line(line, path)?;
+    let path: &'a _ = path;
+    Ok(cmd.map(|cmd| {
+        let bytes = match cmd {
+            Line::Add(s) | Line::Delete(s) if s.kernel => KERNEL_PROGRAM,
+            Line::Add(_) | Line::Delete(_) => path.bytes(),
+            _ => &[],
+        };
+        (cmd, bytes)
+    }))
+}
+
+/// [`parse_line`] for any line: one pass over the line splits it into words and finds a NUL
+/// byte; only a comment is scanned apart, for a NUL.
+fn parse_any_line(line: &[u8], path: &mut impl PathBuf) -> Result<Option<Line>, ParseError> {
     if line.len() > MAX_TEXT_LINE {
         return Err(ParseError::LineTooLong);
     }
-    if line.contains(&0) {
-        return Err(ParseError::NulByte);
-    }
-    // The words, up to a comment, in one pass.
+    // The words, up to a comment.
     let mut words: [&[u8]; 6] = [&[]; 6];
     let mut n = 0;
     let mut i = 0;
-    while i < line.len() {
-        if is_blank(line[i]) {
+    while let Some(&b) = line.get(i) {
+        if is_blank(b) {
             i += 1;
             continue;
         }
-        if line[i] == b'#' {
+        if b == b'#' {
+            if line[i..].contains(&0) {
+                return Err(ParseError::NulByte);
+            }
             break;
         }
         let start = i;
-        while i < line.len() && !is_blank(line[i]) {
-            i += 1;
+        i = word_end(line, i);
+        if line.get(i) == Some(&0) {
+            return Err(ParseError::NulByte);
         }
         if n == words.len() {
-            return Err(ParseError::TrailingGarbage);
+            return Err(if line[i..].contains(&0) {
+                ParseError::NulByte
+            } else {
+                ParseError::TrailingGarbage
+            });
         }
         words[n] = &line[start..i];
         n += 1;

@@ -7,6 +7,7 @@
 use crate::grammar::{
     hash,
     parse_line,
+    parse_line_ref,
     Line,
     Mode,
     ParseError,
@@ -114,8 +115,12 @@ fn model_ids(words: &[&[u8]]) -> Option<Ids> {
     Some(ids)
 }
 
+/// A rule in the model: first and last port, protocols, program (`None`: `<kernel>`) and
+/// qualifiers.
+type ModelRule = (u16, u16, u8, Option<Vec<u8>>, Ids);
+
 /// A rule's words: ports, program, qualifiers (none for `<kernel>`).
-fn model_rule(words: &[&[u8]]) -> Option<(u16, u16, u8, Option<Vec<u8>>, Ids)> {
+fn model_rule(words: &[&[u8]]) -> Option<ModelRule> {
     let [ports, prog, quals @ ..] = words else {
         return None;
     };
@@ -422,7 +427,7 @@ fn words() -> impl Strategy<Value = Vec<u8>> {
 }
 
 /// A valid rule: its ports, protocols and program (a decoded path, or `<kernel>`).
-fn rule() -> impl Strategy<Value = (u16, u16, u8, Option<Vec<u8>>, Ids)> {
+fn rule() -> impl Strategy<Value = ModelRule> {
     (
         1u16..=65535,
         0u16..=200,
@@ -476,6 +481,22 @@ proptest! {
     #[test]
     fn agrees_with_model(line in line()) {
         let g = grammar(&line);
+        // The transactions' parser gives the same line, and the program's bytes.
+        let mut path = Vec::new();
+        let r = parse_line(&line, &mut path);
+        let mut other = Vec::new();
+        match (r, parse_line_ref(&line, &mut other)) {
+            (Ok(Some(a)), Ok(Some((b, bytes)))) => {
+                prop_assert_eq!(a, b);
+                if let Line::Add(s) | Line::Delete(s) = a {
+                    let want: &[u8] = if s.kernel { KERNEL_PROGRAM } else { &path };
+                    prop_assert_eq!(bytes, want);
+                }
+            }
+            (Ok(None), Ok(None)) => {}
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "{:?} but {:?}", a, b),
+        }
         prop_assert_eq!(&g, &model(&line), "line {:?}", String::from_utf8_lossy(&line));
         if let Some(Some(ModelLine::Add(..))) = g {
             let c = canonical(&line).unwrap();

@@ -5,6 +5,7 @@
 
 use crate::grammar::{
     parse_line,
+    parse_line_ref,
     Line,
     Mode,
     OutOfMemory,
@@ -230,7 +231,8 @@ impl Txn {
 
     /// Applies one line (without its newline), or says why the kernel would refuse it.
     pub(crate) fn line(&mut self, line: &[u8]) -> Result<(), LineError> {
-        let cmd = match parse_line(line, &mut self.path) {
+        // As the kernel parses a transaction's lines.
+        let (cmd, program) = match parse_line_ref(line, &mut self.path) {
             Ok(None) => return Ok(()),
             Ok(Some(cmd)) => cmd,
             Err(e) => return Err(LineError::Parse(e)),
@@ -238,14 +240,14 @@ impl Txn {
         let p = &mut self.policy;
         match cmd {
             Line::Add(spec) => {
-                let r = Rule::from_spec(&spec, &self.path);
+                let r = Rule::from_spec(&spec, program);
                 if !p.rules.contains(&r) && p.rules.len() >= MAX_RULES {
                     return Err(LineError::TooManyRules);
                 }
                 p.rules.insert(r);
             }
             Line::Delete(spec) => {
-                if !p.rules.remove(&Rule::from_spec(&spec, &self.path)) {
+                if !p.rules.remove(&Rule::from_spec(&spec, program)) {
                     return Err(LineError::NoSuchRule);
                 }
             }
