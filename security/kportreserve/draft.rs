@@ -12,7 +12,6 @@
 
 use crate::{
     grammar::{
-        hash,
         Mode,
         Spec,
         Who, //
@@ -61,6 +60,9 @@ const DEAD: Added = Added {
 pub(crate) struct Draft {
     /// The policy that the transaction started from, never modified; `None` once cleared.
     base: Option<Arc<Policy>>,
+    /// The policy in force when the transaction started, also once cleared: a program that it
+    /// names is shared with it, so that a reload keeps the same paths (see [`Draft::intern`]).
+    origin: Option<Arc<Policy>>,
     /// One bit per rule of `base`: deleted. Empty until the first delete.
     deleted: KVVec<u64>,
     /// The number of bits set in `deleted`.
@@ -68,6 +70,9 @@ pub(crate) struct Draft {
     /// The programs that the transaction's lines named, each once with each qualifier. A
     /// program of `base` is shared with it, so that each program keeps one copy of its path.
     programs: KVVec<(Program, Who)>,
+    /// The [`hash`](crate::grammar::hash) of the bytes of each program of `programs`, compared
+    /// before the bytes.
+    hashes: KVVec<u32>,
     /// A hash table of `programs`, by their bytes and qualifiers: an index plus one, or 0 for a
     /// free slot. Its size is a power of two, at least twice the number of programs.
     slots: KVVec<u32>,
@@ -123,10 +128,12 @@ impl Draft {
     pub(crate) fn new(base: Option<Arc<Policy>>) -> Self {
         Self {
             mode: base.as_deref().map_or(Mode::Enforcing, Policy::mode),
+            origin: base.clone(),
             base,
             deleted: KVVec::new(),
             n_deleted: 0,
             programs: KVVec::new(),
+            hashes: KVVec::new(),
             slots: KVVec::new(),
             last: 0,
             rank: KVVec::new(),
@@ -164,7 +171,8 @@ impl Draft {
         (h ^ (who.key() as u32).wrapping_mul(0x9e37_79b9) ^ (who.key() >> 32) as u32) as usize
     }
 
-    /// The index of the program with `bytes` and qualifier `who`, whose [`hash`] is `h`, in
+    /// The index of the program with `bytes` and qualifier `who`, whose
+    /// [`hash`](crate::grammar::hash) is `h`, in
     /// [`Draft::programs`], if there is one.
     fn lookup(&self, bytes: &[u8], who: Who, h: u32) -> Option<u32> {
         let mask = self.slots.len().checked_sub(1)?;
@@ -172,7 +180,11 @@ impl Draft {
         loop {
             match self.slots[i] {
                 0 => return None,
-                s if self.program_key(s - 1) == (bytes, who) => return Some(s - 1),
+                s if self.hashes.get(s as usize - 1) == Some(&h)
+                    && self.program_key(s - 1) == (bytes, who) =>
+                {
+                    return Some(s - 1)
+                }
                 _ => i = (i + 1) & mask,
             }
         }
@@ -191,14 +203,19 @@ impl Draft {
     fn intern(&mut self, spec: &Spec, path: &[u8]) -> Result<u32> {
         let bytes = if spec.kernel { KERNEL_PROGRAM } else { path };
         // Policies tend to list the rules of a program together.
-        if self.program_key(self.last) == (bytes, spec.who) {
+        if self.hashes.get(self.last as usize) == Some(&spec.hash)
+            && self.program_key(self.last) == (bytes, spec.who)
+        {
             return Ok(self.last);
         }
         if let Some(i) = self.lookup(bytes, spec.who, spec.hash) {
             self.last = i;
             return Ok(i);
         }
-        let program = match self.base.as_ref().and_then(|b| b.find_program(bytes)) {
+        // A program of the policy in force keeps its path: the same `Arc`, which the rules and
+        // the identities of running owners share, and which makes a reload cheap to compare
+        // (see `crate::policy::Carry`).
+        let program = match self.origin.as_ref().and_then(|b| b.find_program(bytes)) {
             Some(p) => p.clone(),
             None if spec.kernel => Program::Kernel,
             None => Program::Path(PathName::new(path)?),
@@ -208,12 +225,15 @@ impl Draft {
             let size = (4 * (self.programs.len() + 1)).next_power_of_two();
             let mut slots = KVVec::with_capacity(size, GFP_KERNEL)?;
             slots.resize(size, 0, GFP_KERNEL)?;
-            for (i, (p, w)) in self.programs.iter().enumerate() {
-                Self::insert_slot(&mut slots, hash(p.as_bytes()), *w, i as u32);
+            for (i, ((_, w), &h)) in self.programs.iter().zip(self.hashes.iter()).enumerate() {
+                Self::insert_slot(&mut slots, h, *w, i as u32);
             }
             self.slots = slots;
         }
+        self.hashes.reserve(1, GFP_KERNEL)?;
         self.programs.push((program, spec.who), GFP_KERNEL)?;
+        // Cannot fail: reserved above, so that both vectors grow or neither.
+        let _ = self.hashes.push_within_capacity(spec.hash);
         Self::insert_slot(&mut self.slots, spec.hash, spec.who, index);
         self.last = index;
         Ok(index)
@@ -386,7 +406,7 @@ impl Draft {
                 }
             }
         }
-        self.added.push(a, GFP_KERNEL)?;
+        crate::policy::push(&mut self.added, a)?;
         Ok(())
     }
 
@@ -485,7 +505,7 @@ impl Draft {
                 })
             };
             if let Some(r) = rule {
-                rules.push(r, GFP_KERNEL)?;
+                crate::policy::push(&mut rules, r)?;
             }
         }
         let mut policy = Policy::from_rules(rules)?;

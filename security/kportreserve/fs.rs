@@ -14,7 +14,7 @@ use crate::{
     },
     draft::Draft,
     grammar::{
-        parse_line,
+        parse_line_ref,
         Line,
         Mode,
         OutOfMemory,
@@ -181,19 +181,40 @@ impl PathBuf for KVec<u8> {
     }
 }
 
-impl Txn {
-    fn staged(&mut self) -> &mut Draft {
-        self.staged.get_or_insert_with(|| {
-            // A reference to the policy in force, not a copy: the draft records the changes.
-            let guard = rcu::read_lock();
-            Draft::new(POLICY.get(&guard).cloned())
-        })
+/// The index of the first `\n` in `bytes`, found 8 bytes at a time, as `memchr()` does.
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        // A byte of `x` is zero where `w` has a newline; this sets its high bit.
+        let x = u64::from_le_bytes(b) ^ NEWLINES;
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            break;
+        }
+        at += 8;
     }
+    bytes[at..].iter().position(|&b| b == b'\n').map(|i| at + i)
+}
 
+/// The draft of a transaction, started at its first command.
+fn staged(staged: &mut Option<Draft>) -> &mut Draft {
+    staged.get_or_insert_with(|| {
+        // A reference to the policy in force, not a copy: the draft records the changes.
+        let guard = rcu::read_lock();
+        Draft::new(POLICY.get(&guard).cloned())
+    })
+}
+
+impl Txn {
     fn line(&mut self, line: &[u8]) -> Result {
         self.lines += 1;
         let n = self.lines;
-        let cmd = match parse_line(line, &mut self.path) {
+        let (cmd, program) = match parse_line_ref(line, &mut self.path) {
             Ok(None) => return Ok(()),
             Ok(Some(cmd)) => cmd,
             Err(why) => {
@@ -206,20 +227,10 @@ impl Txn {
             }
         };
         let r = match cmd {
-            Line::Add(spec) => {
-                let path = core::mem::take(&mut self.path);
-                let r = self.staged().add(&spec, &path);
-                self.path = path;
-                r
-            }
-            Line::Delete(spec) => {
-                let path = core::mem::take(&mut self.path);
-                let r = self.staged().delete(&spec, &path);
-                self.path = path;
-                r
-            }
+            Line::Add(spec) => staged(&mut self.staged).add(&spec, program),
+            Line::Delete(spec) => staged(&mut self.staged).delete(&spec, program),
             Line::Clear => {
-                self.staged().clear();
+                staged(&mut self.staged).clear();
                 Ok(())
             }
             Line::Lock => {
@@ -227,7 +238,7 @@ impl Txn {
                 Ok(())
             }
             Line::Mode(mode) => {
-                self.staged().set_mode(mode);
+                staged(&mut self.staged).set_mode(mode);
                 Ok(())
             }
         };
@@ -281,7 +292,7 @@ impl Txn {
             return Err(e);
         }
         let mut rest = data;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(i) = find_newline(rest) {
             let (head, tail) = rest.split_at(i);
             rest = tail.get(1..).unwrap_or(&[]);
             if self.partial.is_empty() {
@@ -560,6 +571,26 @@ pub(crate) fn init() -> Result {
 mod tests {
     use super::*;
     use kernel::str::CString;
+
+    /// `find_newline` finds what a byte-by-byte search finds, at every length and position,
+    /// next to bytes that differ from a newline by one bit.
+    #[test]
+    fn newline_found_as_byte_by_byte() -> Result {
+        for fill in [b'a', 0x0b, 0x08, 0x8a, 0x0a ^ 0x80, 0xff, 0x00] {
+            let mut buf = [fill; 40];
+            for len in 0..buf.len() {
+                for at in 0..=len {
+                    buf.fill(fill);
+                    if at < len {
+                        buf[at] = b'\n';
+                    }
+                    let bytes = &buf[..len];
+                    assert_eq!(find_newline(bytes), bytes.iter().position(|&b| b == b'\n'));
+                }
+            }
+        }
+        Ok(())
+    }
 
     #[test]
     fn logged_line_is_escaped() -> Result {

@@ -207,6 +207,21 @@ pub(crate) struct Rule {
     pub(crate) who: Who,
 }
 
+impl Rule {
+    /// [`Ord::cmp`], but without comparing the bytes of a path that both rules share (the same
+    /// [`PathName`]): as a reload shares them (see [`crate::draft::Draft`]).
+    #[inline]
+    fn cmp_shared(&self, other: &Self) -> Ordering {
+        (self.first, self.last, self.protos)
+            .cmp(&(other.first, other.last, other.protos))
+            .then_with(|| match (&self.program, &other.program) {
+                (Program::Path(a), Program::Path(b)) if Arc::ptr_eq(a, b) => Ordering::Equal,
+                (a, b) => a.cmp_bytes(b),
+            })
+            .then_with(|| self.who.cmp(&other.who))
+    }
+}
+
 /// Rules are kept in this order: by ports, protocols, program, then qualifiers (a rule without
 /// one first).
 impl Ord for Rule {
@@ -312,6 +327,9 @@ pub(crate) struct Policy {
     rules: KVVec<Rule>,
     /// The counters of each rule, by its index in `rules`.
     counters: KVVec<Counters>,
+    /// 1 once a counter may have counted (set before the count), else 0: a policy that never
+    /// counted has nothing to carry over (see [`Carry`]).
+    counted: Atomic<i32>,
     /// For each rule, the highest last port of it and the rules before it: the rules that
     /// cover a port end before the first rule whose first port is higher, and start after the
     /// last rule whose `reach` is lower.
@@ -335,6 +353,7 @@ impl Policy {
         Self {
             rules: KVVec::new(),
             counters: KVVec::new(),
+            counted: Atomic::new(0),
             reach: KVVec::new(),
             mode: Mode::Enforcing,
             map: KVVec::new(),
@@ -368,9 +387,9 @@ impl Policy {
         let mut reach = KVVec::with_capacity(rules.len(), GFP_KERNEL)?;
         let mut high = 0;
         for r in rules.iter() {
-            counters.push(Counters::new(), GFP_KERNEL)?;
+            push(&mut counters, Counters::new())?;
             high = high.max(r.last);
-            reach.push(high, GFP_KERNEL)?;
+            push(&mut reach, high)?;
         }
 
         // The rules grouped by program and qualifier. Rules of one program share its path (see
@@ -392,7 +411,7 @@ impl Policy {
                 counts.push(0, GFP_KERNEL)?;
             }
             counts[g] += 1;
-            group_of.push(g, GFP_KERNEL)?;
+            push(&mut group_of, g)?;
         }
         let mut groups: KVVec<(usize, usize)> = KVVec::with_capacity(counts.len(), GFP_KERNEL)?;
         let mut start = 0;
@@ -460,7 +479,7 @@ impl Policy {
                         }),
                         prev => {
                             if let Some(s) = prev {
-                                spans.push(s, GFP_KERNEL)?;
+                                push(&mut spans, s)?;
                             }
                             Some(Span {
                                 first: r.first,
@@ -470,7 +489,7 @@ impl Policy {
                     };
                 }
                 if let Some(s) = cur {
-                    spans.push(s, GFP_KERNEL)?;
+                    push(&mut spans, s)?;
                 }
                 at[k + 1] = spans.len() as u32;
             }
@@ -491,6 +510,7 @@ impl Policy {
         Ok(Self {
             rules,
             counters,
+            counted: Atomic::new(0),
             reach,
             mode: Mode::Enforcing,
             map,
@@ -558,6 +578,10 @@ impl Policy {
     ) {
         let end = self.rules.partition_point(|r| r.first <= port);
         let start = self.reach[..end].partition_point(|&high| high < port);
+        // Before any count changes: see `Carry`.
+        if start < end && self.counted.load(Relaxed) == 0 {
+            self.counted.store(1, Relaxed);
+        }
         let covered = |r: &Rule| match proto {
             Some(proto) => r.covers(proto, port),
             None => r.last >= port,
@@ -569,6 +593,18 @@ impl Policy {
             if covered(r) {
                 f(r, c);
             }
+        }
+    }
+
+    /// Adds `counts` to the counters of rule `i` (see [`Carry`]).
+    fn add_counts(&self, i: usize, counts: [u64; 3]) {
+        if counts == [0; 3] {
+            return;
+        }
+        // The next load carries them over in turn.
+        self.counted.store(1, Relaxed);
+        if let Some(c) = self.counters.get(i) {
+            c.add(counts);
         }
     }
 
@@ -670,9 +706,15 @@ impl Counters {
 
     /// Adds `counts` (see [`Counters::get`]) to these counters.
     pub(crate) fn add(&self, counts: [u64; 3]) {
-        self.allowed.add(counts[0], Relaxed);
-        self.denied.add(counts[1], Relaxed);
-        self.skipped.add(counts[2], Relaxed);
+        // Most counts are zero: no atomic operation for them.
+        for (c, n) in [&self.allowed, &self.denied, &self.skipped]
+            .into_iter()
+            .zip(counts)
+        {
+            if n != 0 {
+                c.add(n, Relaxed);
+            }
+        }
     }
 }
 
@@ -686,51 +728,73 @@ impl Counters {
 /// ([`Carry::finish`]): a reader of the stats never sees a count go down, and no event is lost.
 pub(crate) struct Carry {
     old: Option<Arc<Policy>>,
-    /// The index of a rule in the new snapshot, in the old one, and its counts when copied.
-    kept: KVVec<(u32, u32, [u64; 3])>,
+    /// The index of each rule of the new snapshot that the old one has, in both.
+    kept: KVVec<(u32, u32)>,
+    /// The counts of the rules of `kept` when copied, in the same order; empty if the old
+    /// snapshot had never counted.
+    then: KVVec<[u64; 3]>,
 }
 
 impl Carry {
     /// Finds the rules that `new` and `old` both have, in one pass over both (they are in
     /// canonical order), and copies their counts into `new`, which is not published yet.
+    ///
+    /// A snapshot that never counted (most of them, and a policy that is reloaded at boot) has
+    /// no count to copy: no counter is read.
     pub(crate) fn new(old: Option<Arc<Policy>>, new: &Policy) -> Result<Self> {
-        let mut kept = KVVec::new();
+        let (mut kept, mut then) = (KVVec::new(), KVVec::new());
         if let Some(o) = old.as_deref() {
+            let n = new.rules.len().min(o.rules.len());
+            kept.reserve(n, GFP_KERNEL)?;
+            let counted = o.counted.load(Relaxed) != 0;
+            if counted {
+                then.reserve(n, GFP_KERNEL)?;
+            }
             let (mut i, mut j) = (0, 0);
             while let (Some(a), Some(b)) = (new.rules.get(i), o.rules.get(j)) {
-                match a.cmp(b) {
+                match a.cmp_shared(b) {
                     Ordering::Less => i += 1,
                     Ordering::Greater => j += 1,
                     Ordering::Equal => {
-                        let counts = o.counters[j].get();
-                        new.counters[i].add(counts);
-                        kept.push((i as u32, j as u32, counts), GFP_KERNEL)?;
+                        push(&mut kept, (i as u32, j as u32))?;
+                        if counted {
+                            let counts = o.counters[j].get();
+                            new.add_counts(i, counts);
+                            push(&mut then, counts)?;
+                        }
                         i += 1;
                         j += 1;
                     }
                 }
             }
         }
-        Ok(Self { old, kept })
+        Ok(Self { old, kept, then })
     }
 
     /// Adds to `new` what the old snapshot counted since [`Carry::new`], once `new` is
-    /// published and no hook reads the old one any more.
+    /// published and no hook reads the old one any more (after an RCU grace period, which
+    /// orders what the hooks wrote before this).
     pub(crate) fn finish(&self, new: &Policy) {
         let Some(old) = self.old.as_deref() else {
             return;
         };
-        for &(i, j, then) in self.kept.iter() {
-            let (Some(c), Some(o)) = (new.counters.get(i as usize), old.counters.get(j as usize))
-            else {
+        if old.counted.load(Relaxed) == 0 {
+            return;
+        }
+        for (k, &(i, j)) in self.kept.iter().enumerate() {
+            let Some(o) = old.counters.get(j as usize) else {
                 continue;
             };
             let now = o.get();
-            c.add([
-                now[0].wrapping_sub(then[0]),
-                now[1].wrapping_sub(then[1]),
-                now[2].wrapping_sub(then[2]),
-            ]);
+            let then = self.then.get(k).copied().unwrap_or([0; 3]);
+            new.add_counts(
+                i as usize,
+                [
+                    now[0].wrapping_sub(then[0]),
+                    now[1].wrapping_sub(then[1]),
+                    now[2].wrapping_sub(then[2]),
+                ],
+            );
         }
     }
 }
@@ -793,6 +857,16 @@ impl AddressIds {
         let id = self.slots[i].1 - 1;
         self.last = Some((addr, id));
         Ok(id)
+    }
+}
+
+/// Pushes `v` onto `vec`: inline when `vec` has room, as when its capacity was reserved for a
+/// loop over the rules.
+#[inline(always)]
+pub(crate) fn push<T>(vec: &mut KVVec<T>, v: T) -> Result {
+    match vec.push_within_capacity(v) {
+        Ok(()) => Ok(()),
+        Err(e) => Ok(vec.push(e.0, GFP_KERNEL)?),
     }
 }
 
