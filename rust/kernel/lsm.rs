@@ -730,6 +730,7 @@ impl Key {
 /// # Invariants
 ///
 /// Unless `ptr` is null or `len <= 0`, `ptr` is valid for reads of `len` bytes for `'a`.
+#[derive(Clone, Copy)]
 pub struct SockAddr<'a> {
     ptr: *const u8,
     len: c_int,

@@ -81,7 +81,7 @@ pub(crate) fn socket_bind(
     if protocol == bindings::IPPROTO_TCP || protocol == bindings::IPPROTO_UDP || sk.is_kernel() {
         return Ok(());
     }
-    socket_bind_other(cx, sk, protocol, addr)
+    socket_bind_other(cx, sk, protocol, *addr)
 }
 
 /// The rest of [`socket_bind`], out of line: MPTCP, SMC, rxrpc and the other protocols.
@@ -90,9 +90,9 @@ fn socket_bind_other(
     cx: &Context<'_, KPortReserve>,
     sk: &Sock,
     protocol: u32,
-    addr: &SockAddr<'_>,
+    addr: SockAddr<'_>,
 ) -> Result {
-    match bind_target(sk, protocol, addr) {
+    match bind_target(sk, protocol, &addr) {
         // Port 0 asks for automatic selection, which skips reserved ports (see
         // `inet_port_reserved`).
         None | Some((_, 0)) => Ok(()),
@@ -105,12 +105,18 @@ fn socket_bind_other(
 /// tunnels and in-kernel servers bind.
 ///
 /// The common case, a port that no rule reserves for either protocol, is one bit test, before
-/// the socket is looked at.
+/// the socket is looked at; the rest is out of line, so that the common case saves no register.
 #[inline]
 pub(crate) fn inet_bind_port(cx: &mut Context<'_, KPortReserve>, sk: &Sock, port: u16) -> Result {
     if !policy::maybe_reserved_any(port) {
         return Ok(());
     }
+    inet_bind_reserved(cx, sk, port)
+}
+
+/// The rest of [`inet_bind_port`], out of line: `port` may be reserved for a protocol.
+#[inline(never)]
+fn inet_bind_reserved(cx: &Context<'_, KPortReserve>, sk: &Sock, port: u16) -> Result {
     match inet_proto(sk.protocol()) {
         Some(proto) => check_port(cx, sk, proto, port),
         None => Ok(()),
