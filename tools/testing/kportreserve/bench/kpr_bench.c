@@ -1265,7 +1265,8 @@ static void print_usage(void)
 int main(int argc, char **argv)
 {
 	static const int owner_rules[] = { 1, 1000, MAX_RULES };
-	static const int load_rules[] = { 1000, 10000, MAX_RULES };
+	/* 60000: the size of the targets of the load and the read-back (issue 9's table). */
+	static const int load_rules[] = { 1000, 10000, 60000, MAX_RULES, 0 };
 	static const int exec_rules[] = { 0, 1000, MAX_RULES };
 	long long step = 0, t_start;
 	int i, cpu;
@@ -1349,7 +1350,7 @@ int main(int argc, char **argv)
 	if (kpr_on) {
 		for (i = 0; i < 3; i++)
 			case_owner(owner_rules[i]);
-		for (i = 0; i < 3; i++)
+		for (i = 0; load_rules[i]; i++)
 			case_load(load_rules[i]);
 		for (i = 1; i < 3; i++)
 			case_exec(exec_rules[i]);

@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 RULES_OWNER = (1, 1000, 65536)
-RULES_LOAD = (1000, 10000, 65536)
+RULES_LOAD = (1000, 10000, 60000, 65536)
 RULES_EXEC = (1000, 65536)
 
 # The targets of issue 9.
@@ -34,7 +34,8 @@ T_COMMON = 1.01     # socket+close, bind+close, connect (autobind): on/off
 T_BOUND = 1.15      # bind on a bound socket: on/off
 T_RESERVED = 1.05   # autobind with 1000 reserved ports: rules/sysctl
 T_OWNER = 1.3       # owner's bind / unreserved bind, same boot
-T_POLICY_MS = 100   # load (any order) and read-back of 65536 rules
+T_POLICY_MS = 100   # load (any order) and read-back of 60000 rules, as the issue's table says
+T_POLICY_RULES = 60000
 
 # The 1-minute load average after a boot: QEMU's own thread makes about 1.
 HOST_LOAD_WARN = 1.5
@@ -239,10 +240,10 @@ class Report:
                 note = {"efbig-512k": "EFBIG: written in 512 KiB pieces",
                         "short": "short writes"}.get(note, note)
                 self.absolute(f"load {rules} rules, {order}", k,
-                              T_POLICY_MS if rules == 65536 else None, note)
+                              T_POLICY_MS if rules == T_POLICY_RULES else None, note)
         for rules in RULES_LOAD:
             self.absolute(f"read back {rules} rules (64 KiB reads)", ("read", "", "", rules),
-                          T_POLICY_MS if rules == 65536 else None)
+                          T_POLICY_MS if rules == T_POLICY_RULES else None)
         for rules in RULES_EXEC:
             k = ("exec", "", "", rules)
             within = [self.get(b, k) / self.get(b, ("exec", "", "", 0)) for b in self.on
