@@ -242,21 +242,17 @@ t status_of_an_empty_policy status_clean
 
 # --- stats ---
 check_stats() {
-	echo "1 /a" >"$P"
-	if [ -e "${P%/*}/stats" ]; then
-		"$CTL" stats >"$T/o" || fail "stats failed"
-		head -n 1 "$T/o" | grep -q ' RULE$' && grep -q ' 1 /a$' "$T/o" ||
-			fail "$(cat "$T/o")"
-	else
-		# This kernel keeps no counters: a clear error.
-		"$CTL" stats >"$T/o" 2>&1
-		rc=$?
-		why='this kernel keeps no counters (it has no stats file)'
-		[ $rc = 1 ] && grep -qx "kportreservectl: ${P%/*}/stats: $why" "$T/o" ||
-			fail "exit $rc: $(cat "$T/o")"
-	fi
+	printf '40010/tcp %s\n40011/tcp %s\n' "$T/srv" "$T/srv" >"$P"
+	# The owner binds one port, another program is refused the other.
+	"$T/srv" inet tcp 0.0.0.0 40010 || { fail "the owner could not bind"; return; }
+	! "$T/other" inet tcp 0.0.0.0 40011 || { fail "the other program could bind"; return; }
+	"$CTL" stats >"$T/o" || { fail "stats failed"; return; }
+	echo clear >"$P"
+	head -n 1 "$T/o" | grep -Eq '^ +ALLOWED +DENIED +SKIPPED +RULE$' &&
+		grep -Eq "^ +1 +0 +0 +40010/tcp $T/srv\$" "$T/o" &&
+		grep -Eq "^ +0 +1 +0 +40011/tcp $T/srv\$" "$T/o" || fail "$(cat "$T/o")"
 }
-t stats_or_a_clear_error check_stats
+t stats_count_allowed_and_denied check_stats
 
 # --- conventions ---
 usage() {
