@@ -3,7 +3,8 @@
 #
 # The kernel's quality gates, on this project's files only: rustfmtcheck, CLIPPY=1 (the
 # build always runs clippy), rustdoc, W=1 (the build always uses it) and checkpatch --strict;
-# and rustfmt and clippy (-D warnings) on kportreservectl (tools/kportreserve/).
+# rustfmt and clippy (-D warnings) on kportreservectl (tools/kportreserve/); and
+# systemd-analyze verify on the sample systemd unit (samples/kportreserve/).
 # Prints TAP to stdout and to $KPR_CACHE/lint.tap; exits non-zero if a gate fails.
 
 set -uo pipefail
@@ -44,7 +45,7 @@ gate() { # gate NAME LOGFILE: fails if LOGFILE is not empty
 
 {
 echo "# selftest: lint"
-echo "1..6"
+echo "1..7"
 
 # rustfmt, as 'make rustfmtcheck' runs it, on our Rust files.
 rs=$(printf '%s\n' $ours | grep '\.rs$')
@@ -81,5 +82,22 @@ gate checkpatch_files "$tmp/cp-files"
 		-- -D warnings) > "$tmp/ctl" 2>&1 ||
 	echo "kportreservectl: rustfmt or clippy failed" >> "$tmp/ctl"
 gate kportreservectl_fmt_clippy "$tmp/ctl"
+
+# The sample unit, as systemd reads it: any message (an unknown key, a bad value) fails.
+# verify also wants the programs it runs to exist: kportreservectl is a stub here.
+unit=samples/kportreserve/kportreserve-policy.service
+if command -v systemd-analyze >/dev/null; then
+	mkdir -p "$tmp/unit"
+	printf '#!/bin/sh\n' > "$tmp/unit/kportreservectl"
+	chmod +x "$tmp/unit/kportreservectl"
+	sed "s|/usr/sbin/kportreservectl|$tmp/unit/kportreservectl|g" "$TOP/$unit" \
+		> "$tmp/unit/$(basename "$unit")"
+	(cd "$tmp/unit" && systemd-analyze verify "./$(basename "$unit")") > "$tmp/unit.log" 2>&1 ||
+		echo "systemd-analyze verify $unit failed" >> "$tmp/unit.log"
+	gate systemd_unit "$tmp/unit.log"
+else
+	n=$((n + 1))
+	echo "ok $n systemd_unit # SKIP systemd-analyze not found"
+fi
 } | tee "$tap"
 ! grep -q '^not ok' "$tap"
