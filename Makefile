@@ -67,8 +67,11 @@ initramfs: build
 VMFLAGS := $(if $(KVM),--kvm)
 export VMFLAGS
 
+# The demo boots with a boot policy on the kernel command line.
+DEMO_POLICY := kportreserve.policy="10000 /usr/sbin/demo-server"
+
 run: initramfs
-	@$(RIG)/vm.sh $(VMFLAGS) --timeout 600 $(RIG)/guest-demo.sh
+	@$(RIG)/vm.sh $(VMFLAGS) --timeout 600 --append '$(DEMO_POLICY)' $(RIG)/guest-demo.sh
 
 shell: initramfs
 	@$(RIG)/vm.sh $(VMFLAGS) --interactive
