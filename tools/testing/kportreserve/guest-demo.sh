@@ -72,6 +72,25 @@ release 4
 release 5
 wait
 
+say "Counters: binds each rule let through or refused (kportreservectl stats)"
+run kportreservectl stats
+
+say "A rule for a user as well as a program: 10003/tcp for demo-server run by uid 0 only"
+run sh -c "echo '10003/tcp /usr/sbin/demo-server user=0' > $policy"
+run /usr/sbin/demo-server inet tcp 0.0.0.0 10003
+run su user -s /bin/sh -c '/usr/sbin/demo-server inet tcp 0.0.0.0 10003'
+
+say "Permissive mode: a rollout that logs and counts what it would refuse, and refuses nothing"
+run sh -c "echo 'mode permissive' > $policy"
+run sh -c "head -n 1 $policy"
+run /tmp/impostor inet tcp 0.0.0.0 10000
+sleep 1
+dmesg | grep 'audit: type=1427' | grep 'permissive=1' | tail -n 1 | sed 's/^\[[ 0-9.]*\] //'
+dmesg | grep 'op=mode' | tail -n 1 | sed 's/^\[[ 0-9.]*\] //'
+run sh -c "grep '^10000 ' /sys/kernel/security/kportreserve/stats"
+run sh -c "echo 'mode enforcing' > $policy"
+run /tmp/impostor inet tcp 0.0.0.0 10000
+
 say "A bad policy line changes nothing"
 run sh -c "echo 'delete 10000 /no/such/rule' > $policy"
 run cat "$policy"
