@@ -332,8 +332,13 @@ impl Txn {
         if r.is_ok() && self.lock {
             // This transaction holds the writer slot; it becomes the lock, for good.
             WRITER.store(LOCKED, Release);
-            pr_info!("policy locked until reboot\n");
-            audit::policy_change("lock", format_args!(""));
+            // The mode is frozen with the rules: the record says which.
+            let mode = {
+                let guard = rcu::read_lock();
+                POLICY.get(&guard).map_or(Mode::Enforcing, |p| p.mode())
+            };
+            pr_info!("policy locked until reboot, {}\n", mode.name());
+            audit::policy_change("lock", format_args!(" mode={}", mode.name()));
         }
         r.map(|_| ())
     }
@@ -352,10 +357,7 @@ impl Txn {
         if self.source == Source::Securityfs {
             crate::boot::policy_written();
         }
-        let mode_name = match mode {
-            Mode::Enforcing => "enforcing",
-            Mode::Permissive => "permissive",
-        };
+        let mode_name = mode.name();
         pr_info!("policy loaded: {} rules, {}\n", n, mode_name);
         if old != mode {
             audit::policy_change("mode", format_args!(" mode={mode_name}"));

@@ -89,6 +89,16 @@ pub(crate) enum Mode {
     Permissive,
 }
 
+impl Mode {
+    /// The mode's word in a `mode` line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Mode::Enforcing => "enforcing",
+            Mode::Permissive => "permissive",
+        }
+    }
+}
+
 /// A rule as a line states it. Its program is `<kernel>`, or the path that [`parse_line`] left
 /// in the caller's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

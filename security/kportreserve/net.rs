@@ -185,7 +185,10 @@ fn check_reserved(cx: &Context<'_, KPortReserve>, sk: &Sock, proto: Proto, port:
         policy.for_each_covering(Some(proto), port, |_, counters| {
             Counters::inc(&counters.denied);
         });
-        policy.mode() == Mode::Permissive
+        // A kernel thread's bind is the kernel's own port picker (SUNRPC's reserved ports): it
+        // is steered to another port in either mode, so that the port stays free for its
+        // owner, as automatic selection does.
+        policy.mode() == Mode::Permissive && !(kernel && lsm::current_is_kthread())
     };
     log_denial(proto, port, permissive);
     if permissive {
@@ -210,8 +213,10 @@ fn log_denial(proto: Proto, port: u16, permissive: bool) {
 /// refuses nothing to anyone, and keeps the port free for its owner.
 ///
 /// Called for every candidate port of a selection, in atomic context: the common case is one bit
-/// test, with no lock and no allocation. A reserved port counts as skipped in every rule that
-/// covers it, of either protocol: the hook does not know the protocol.
+/// test, with no lock and no allocation. A reserved port counts as skipped in the first rule,
+/// in canonical order, that covers it, of either protocol (the hook does not know the
+/// protocol): two binary searches, as a selection may pass over thousands of reserved ports
+/// under the bind hash's lock.
 #[inline]
 pub(crate) fn inet_port_reserved(net: &lsm::Net, port: u16) -> bool {
     policy::maybe_reserved_any(port) && port_reserved(net, port)
@@ -230,8 +235,8 @@ fn port_reserved(net: &lsm::Net, port: u16) -> bool {
     if !policy.is_reserved_any(port) {
         return false;
     }
-    policy.for_each_covering(None, port, |_, counters| {
+    if let Some(counters) = policy.first_covering(port) {
         Counters::inc(&counters.skipped);
-    });
+    }
     true
 }

@@ -564,31 +564,53 @@ impl Policy {
             })
     }
 
+    /// The range of the rules that may cover `port`: from the first one that covers it (of
+    /// either protocol) to the last one that starts at or before it. Two binary searches.
+    fn covering_range(&self, port: u16) -> core::ops::Range<usize> {
+        let end = self.rules.partition_point(|r| r.first <= port);
+        // The first rule whose running maximum of last ports reaches `port` is the first one
+        // that covers it: it starts at or before `port`, and raised the maximum to `port` or
+        // more.
+        let start = self.reach[..end].partition_point(|&high| high < port);
+        // Before any count changes: see `Carry`.
+        if start < end && self.counted.load(Relaxed) == 0 {
+            self.counted.store(1, Relaxed);
+        }
+        start..end
+    }
+
+    /// The counters of the first rule, in canonical order, that covers `port` of either
+    /// protocol, if any: O(log n), for the automatic port selection, which runs for each
+    /// candidate port under the bind hash's lock.
+    pub(crate) fn first_covering(&self, port: u16) -> Option<&Counters> {
+        let range = self.covering_range(port);
+        self.counters.get(range.start).filter(|_| !range.is_empty())
+    }
+
     /// Calls `f` with each rule that covers `port` of `proto` (of either protocol if `None`),
-    /// and its counters.
+    /// and its counters, among the first [`COUNTED_MAX`] rules from the first one that covers
+    /// it.
     ///
-    /// A binary search, then a walk over the rules that start at or before `port` and whose
-    /// [`Policy::reach`] gets to it: the rules that cover the port, plus the rules between them
-    /// that end before it. Only the paths that find a reserved port call it.
+    /// Two binary searches, then a walk over the rules that start at or before `port` from the
+    /// first one that covers it: the rules that cover the port, plus the rules between them
+    /// that end before it. A rule with a wide range early in the order puts every later rule in
+    /// the walk, so the walk is bounded: O(log n) in all cases. Only a bind to a reserved port
+    /// calls it.
     pub(crate) fn for_each_covering(
         &self,
         proto: Option<Proto>,
         port: u16,
         mut f: impl FnMut(&Rule, &Counters),
     ) {
-        let end = self.rules.partition_point(|r| r.first <= port);
-        let start = self.reach[..end].partition_point(|&high| high < port);
-        // Before any count changes: see `Carry`.
-        if start < end && self.counted.load(Relaxed) == 0 {
-            self.counted.store(1, Relaxed);
-        }
+        let range = self.covering_range(port);
         let covered = |r: &Rule| match proto {
             Some(proto) => r.covers(proto, port),
             None => r.last >= port,
         };
-        for (r, c) in self.rules[start..end]
+        for (r, c) in self.rules[range.clone()]
             .iter()
-            .zip(&self.counters[start..end])
+            .zip(&self.counters[range])
+            .take(COUNTED_MAX)
         {
             if covered(r) {
                 f(r, c);
@@ -859,6 +881,9 @@ impl AddressIds {
         Ok(id)
     }
 }
+
+/// The most rules that one bind walks to count itself: see [`Policy::for_each_covering`].
+pub(crate) const COUNTED_MAX: usize = 16;
 
 /// Pushes `v` onto `vec`: inline when `vec` has room, as when its capacity was reserved for a
 /// loop over the rules.
@@ -1324,6 +1349,40 @@ mod tests {
         for line in bad {
             assert!(parse(line).is_err());
         }
+        Ok(())
+    }
+
+    /// The rules that count a bind or a skip: the first covering rule for a skip, and at
+    /// most `COUNTED_MAX` rules from it for a bind, whatever the policy.
+    #[test]
+    fn counting_walk_is_bounded() -> Result {
+        let mut d = Draft::new(None);
+        draft_add(&mut d, "1-65535/tcp /wide")?;
+        for port in 2..40 {
+            let line = CString::try_from_fmt(fmt!("{port}/tcp /p{port}"))?;
+            draft_add(&mut d, line.to_str()?)?;
+        }
+        draft_add(&mut d, "30/udp /u")?;
+        let p = d.build()?;
+        let index = |text: &str| -> Result<usize> {
+            let r = add(text)?;
+            p.rules().iter().position(|x| *x == r).ok_or(EINVAL)
+        };
+        // The first covering rule, for either protocol.
+        let first = p.first_covering(30).ok_or(EINVAL)?;
+        assert!(core::ptr::eq(first, &p.counters()[index("1-65535/tcp /wide")?]));
+        assert!(p.first_covering(30).is_some() && Policy::new().first_covering(30).is_none());
+        // A bind's walk: the covering rules among the first COUNTED_MAX from the first one.
+        let mut seen = KVec::new();
+        p.for_each_covering(Some(Proto::Tcp), 10, |r, _| {
+            let _ = seen.push(r.first, GFP_KERNEL);
+        });
+        assert_eq!(&seen[..], &[1, 10]);
+        let mut n = 0;
+        p.for_each_covering(Some(Proto::Tcp), 39, |_, _| n += 1);
+        // Rule 39 is the 39th from the wide rule: past the bound, so only the wide one counts.
+        assert_eq!(n, 1);
+        assert!(COUNTED_MAX < 39);
         Ok(())
     }
 

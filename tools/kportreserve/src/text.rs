@@ -151,7 +151,7 @@ pub(crate) enum Entry {
 impl Entry {
     pub(crate) fn text(&self) -> Vec<u8> {
         match self {
-            Entry::Mode(m) => format!("mode {}", mode_name(*m)).into_bytes(),
+            Entry::Mode(m) => format!("mode {}", m.name()).into_bytes(),
             Entry::Other(l) => l.clone(),
             Entry::Rule(r) => r.text(),
             Entry::Lock => b"lock".to_vec(),
@@ -185,7 +185,7 @@ impl Policy {
 
     /// The mode, as the policy file names it.
     pub(crate) fn mode(&self) -> &'static str {
-        mode_name(self.mode)
+        self.mode.name()
     }
 
     /// The rules that cover `port` of `proto`.
@@ -317,12 +317,4 @@ pub(crate) fn read_back(text: &[u8]) -> Policy {
         }
     }
     policy
-}
-
-/// The name of a mode in the policy file.
-pub(crate) fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Enforcing => "enforcing",
-        Mode::Permissive => "permissive",
-    }
 }
