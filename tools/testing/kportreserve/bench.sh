@@ -102,7 +102,11 @@ fi
 # tsc=unstable: under TCG the kernel's calibration of the TSC against the PIT fails in
 # some boots and not in others, which changes the clock every timestamp reads (TSC or
 # jiffies); every boot uses jiffies, so that boots compare.
-append_common="kunit.enable=0 tsc=unstable"
+# maxcpus=1: one CPU, as the rig's guest had when issue 9 was measured. With the second
+# vCPU online, RCU grace periods and the slab allocator's freeing interleave with its ticks:
+# socket()+close() then costs 200-400 more instructions in some boots than in others (the
+# hook itself is about 40), and a policy load waits 1-2 ticks (4-8 ms) for its grace period.
+append_common="kunit.enable=0 tsc=unstable maxcpus=1"
 # BENCH_ARGS is split into words, as make passes it.
 # shellcheck disable=SC2206
 args=(--scale "$BENCH_SCALE" --tsc-mhz "$tsc_mhz" $BENCH_ARGS)
