@@ -165,26 +165,35 @@ fn log_port_denied(proto: Proto, port: u16, permissive: bool) {
 /// # Context
 ///
 /// Any context.
+///
+/// The closure only calls the record's code, out of line: a hook's `inspect_err()` with it
+/// stays inline, and its common case, no error, one test.
+#[inline]
 pub(crate) fn network_denied(op: &'static str) -> impl FnOnce(&Error) {
-    move |_| {
-        let Some(mut r) = Record::start(audit::KPORTRESERVE_ACCESS, GFP_ATOMIC) else {
-            if lsm::printk_ratelimit() {
-                pr_notice!(
-                    "denied {} without network access for pid={}\n",
-                    op,
-                    kernel::current!().pid()
-                );
-            }
-            return;
-        };
-        let _ = write!(
-            r,
-            "lsm=kportreserve op={op} reason={}",
-            Reason::NetworkOff.as_str()
-        );
-        task_fields(&mut r);
-        let _ = write!(r, " permissive=0 res=0");
-    }
+    move |_| log_network_denied(op)
+}
+
+/// The record of [`network_denied`].
+#[cold]
+#[inline(never)]
+fn log_network_denied(op: &'static str) {
+    let Some(mut r) = Record::start(audit::KPORTRESERVE_ACCESS, GFP_ATOMIC) else {
+        if lsm::printk_ratelimit() {
+            pr_notice!(
+                "denied {} without network access for pid={}\n",
+                op,
+                kernel::current!().pid()
+            );
+        }
+        return;
+    };
+    let _ = write!(
+        r,
+        "lsm=kportreserve op={op} reason={}",
+        Reason::NetworkOff.as_str()
+    );
+    task_fields(&mut r);
+    let _ = write!(r, " permissive=0 res=0");
 }
 
 /// Where a policy transaction came from.
