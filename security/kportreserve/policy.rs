@@ -1370,7 +1370,10 @@ mod tests {
         };
         // The first covering rule, for either protocol.
         let first = p.first_covering(30).ok_or(EINVAL)?;
-        assert!(core::ptr::eq(first, &p.counters()[index("1-65535/tcp /wide")?]));
+        assert!(core::ptr::eq(
+            first,
+            &p.counters()[index("1-65535/tcp /wide")?]
+        ));
         assert!(p.first_covering(30).is_some() && Policy::new().first_covering(30).is_none());
         // A bind's walk: the covering rules among the first COUNTED_MAX from the first one.
         let mut seen = KVec::new();

@@ -80,7 +80,8 @@ owner=\"$owner\" pid=[0-9]+ comm=\"impostor\" exe=\"/usr/bin/impostor\" permissi
 'kportreserve: boot policy: loaded /etc/kportreserve/policy and kportreserve.policy='
 	t load_audited logged "audit: type=1403 audit\\([0-9.:]+\\): lsm=kportreserve op=load \
 source=boot rules=3 pid=1 comm=[^ ]+ exe=[^ ]+ auid=[0-9]+ ses=[0-9]+ res=1"
-	t lock_audited logged 'audit: type=1404 audit\([0-9.:]+\): lsm=kportreserve op=lock mode=enforcing pid=1 '
+	t lock_audited logged \
+		'audit: type=1404 audit\([0-9.:]+\): lsm=kportreserve op=lock mode=enforcing pid=1 '
 	# Resolved again when pid 1 exec'd this script a second time, from its root as it is.
 	t symlink_before_reexec sh -c "[ \$(cat /tmp/linked1) = 13 ]"
 	t symlink_after_reexec code 0 linked-srv inet tcp 0.0.0.0 40003
