@@ -316,6 +316,14 @@ TEST_F(mode, stats_count)
 	ASSERT_EQ(0, policy_printf("clear\n%s\n%s user=%u\n%u /x\n", a, b,
 				   KPR_UID, port + 5));
 	EXPECT_STATS(a, 2, 2, 0);
+	/*
+	 * And a second reload: the counts that the first one carried over are
+	 * carried again, although the policy that holds them counted nothing
+	 * itself.
+	 */
+	ASSERT_EQ(0, policy_printf("clear\n%s\n%s user=%u\n%u /x\n", a, b,
+				   KPR_UID, port + 5));
+	EXPECT_STATS(a, 2, 2, 0);
 	{
 		char bu[PATH_MAX + 80], x[32];
 
